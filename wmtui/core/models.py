@@ -149,7 +149,11 @@ class JobKey:
         )
 
     def to_dict(self) -> dict[str, str]:
-        return {"region": self.region, "organization_id": self.organization_id, "job_id": self.job_id}
+        return {
+            "region": self.region,
+            "organization_id": self.organization_id,
+            "job_id": self.job_id,
+        }
 
 
 def utc(value: datetime | None) -> datetime | None:

@@ -41,7 +41,7 @@ class ErrorKind(StrEnum):
 
     @property
     def exit_code(self) -> int:
-        """The AWS CLI's convention: 252 bad parameters, 253 configuration, 254 service, 255 other."""
+        """As the AWS CLI: 252 bad parameters, 253 configuration, 254 service, 255 other."""
         if self is ErrorKind.INVALID_PARAMETER:
             return 252
         if self in _CONFIG_KINDS:
