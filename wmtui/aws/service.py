@@ -1,0 +1,560 @@
+"""The real `ExportService`: WorkMail through boto3.
+
+boto3 is imported on the first call, not when this module is imported: the app builds this
+object on the way to its first paint and must not pay for boto3 there.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from wmtui.aws.errors import cap, no_region_error, to_service_error
+from wmtui.core.models import (
+    S3_BUCKET_PATTERN,
+    S3_PATH_PATTERN,
+    WORKMAIL_REGIONS,
+    ExportJob,
+    JobKey,
+    JobState,
+    Mailbox,
+    Organization,
+    StartRequest,
+    ValidationError,
+    now_utc,
+    utc,
+    validate_entity_id,
+    validate_job_id,
+    validate_organization_id,
+    validate_region,
+)
+from wmtui.core.service import ErrorKind, ServiceError
+
+if TYPE_CHECKING:
+    import boto3.session
+    from types_boto3_workmail.client import WorkMailClient
+
+__all__ = ["Boto3ExportService"]
+
+# ListMailboxExportJobs has no paginator: a page bound stops a NextToken that never ends.
+DEFAULT_MAX_LIST_PAGES = 1000
+PAGE_SIZE = 100
+# Fields from the service are untrusted; anything past the model's longest (2048) is not real.
+FIELD_LIMIT = 4096
+_CREDENTIAL_KINDS = frozenset(
+    {
+        ErrorKind.NO_CREDENTIALS,
+        ErrorKind.EXPIRED_TOKEN,
+        ErrorKind.SSO_TOKEN,
+        ErrorKind.UNKNOWN_PROFILE,
+    }
+)
+
+# StartMailboxExportJob input rules from botocore's model that core has no validator for.
+_ARN_RULES = {
+    "role ARN": ("iam", "an IAM role ARN such as arn:aws:iam::123456789012:role/WorkMailExport"),
+    "KMS key ARN": ("kms", "a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/…"),
+}
+_ARN_TAIL = r"[a-z0-9-]*:[a-z0-9-]+:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}"
+
+_T = TypeVar("_T")
+
+
+def _validated(check: Callable[[], _T], operation: str) -> _T:
+    """Run a validator; its ValidationError becomes INVALID_PARAMETER naming rule and value."""
+    try:
+        return check()
+    except ValidationError as exc:
+        raise to_service_error(exc, operation) from exc
+
+
+def _validate_arn(what: str, value: str) -> str:
+    service, example = _ARN_RULES[what]
+    if not isinstance(value, str) or not 20 <= len(value) <= 2048:
+        raise ValidationError(what, value, f"must be 20 to 2048 characters: {example}")
+    if not re.fullmatch(f"arn:aws:{service}:{_ARN_TAIL}", value):
+        raise ValidationError(what, value, f"must be {example}")
+    return value
+
+
+def _validate_bucket(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 63:
+        raise ValidationError("S3 bucket", value, "must be 1 to 63 characters")
+    if not S3_BUCKET_PATTERN.fullmatch(value):
+        raise ValidationError("S3 bucket", value, "may hold only letters, digits, '.' and '-'")
+    return value
+
+
+def _validate_prefix(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 1023:
+        raise ValidationError("S3 prefix", value, "must be 1 to 1023 characters")
+    if not S3_PATH_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "S3 prefix", value, "may hold only letters, digits and ! _ . * ' ( ) / -"
+        )
+    return value
+
+
+def _validate_description(value: str) -> str:
+    if not isinstance(value, str) or len(value) > 1023:
+        raise ValidationError("description", value, "must be at most 1023 characters")
+    return value
+
+
+def _validate_client_token(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 128:
+        raise ValidationError("client token", value, "must be 1 to 128 characters")
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
+        raise ValidationError("client token", value, "may hold only printable ASCII without spaces")
+    return value
+
+
+def _client_token(value: str | None, operation: str) -> str:
+    if value is None:
+        return str(uuid.uuid4())
+    return _validated(lambda: _validate_client_token(value), operation)
+
+
+# Tolerant readers for answers: never crash on a missing or odd value.
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    return cap(value if isinstance(value, str) else str(value), FIELD_LIMIT)
+
+
+def _time(value: object) -> datetime | None:
+    return utc(value) if isinstance(value, datetime) else None
+
+
+def _progress(value: object) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _job_from(key: JobKey, data: Mapping[str, Any], *, described: bool) -> ExportJob:
+    raw_state = data.get("State")
+    return ExportJob(
+        key=key,
+        state=JobState.parse(raw_state),
+        raw_state=_text(raw_state),
+        entity_id=_text(data.get("EntityId")),
+        description=_text(data.get("Description")),
+        role_arn=_text(data.get("RoleArn")),
+        kms_key_arn=_text(data.get("KmsKeyArn")),
+        s3_bucket_name=_text(data.get("S3BucketName")),
+        s3_prefix=_text(data.get("S3Prefix")),
+        s3_path=_text(data.get("S3Path")),
+        estimated_progress=_progress(data.get("EstimatedProgress")),
+        error_info=_text(data.get("ErrorInfo")),
+        start_time=_time(data.get("StartTime")),
+        end_time=_time(data.get("EndTime")),
+        last_seen=now_utc(),
+        described=described,
+    )
+
+
+def _mailbox_from(data: Mapping[str, Any], kind: str, id_field: str = "Id") -> Mailbox | None:
+    entity_id = _text(data.get(id_field))
+    if not entity_id:
+        return None
+    return Mailbox(
+        entity_id=entity_id,
+        name=_text(data.get("Name")),
+        email=_text(data.get("Email")),
+        display_name=_text(data.get("DisplayName")),
+        kind=kind,
+        state=_text(data.get("State")),
+    )
+
+
+def _without_userinfo(url: str) -> str:
+    """An endpoint URL fit to show: no user:password@ part."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(endpoint URL)"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _no_limit_retry(response: Any = None, **_: Any) -> bool | None:
+    """needs-retry hook: LimitExceeded (10 running, one per mailbox a day) will not clear in
+    seconds, so it is answered at once instead of after botocore's throttle back-off."""
+    if isinstance(response, tuple) and len(response) == 2 and isinstance(response[1], dict):
+        code = (response[1].get("Error") or {}).get("Code")
+        if code == "LimitExceededException":
+            return False
+    return None
+
+
+class Boto3ExportService:
+    """WorkMail through boto3. Safe to share between threads; raises only ServiceError."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        max_attempts: int = 4,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 10.0,
+        max_pool_connections: int = 16,
+        credentials: tuple[str, str] | None = None,
+        max_list_pages: int = DEFAULT_MAX_LIST_PAGES,
+    ) -> None:
+        self._profile = profile or None
+        self._region = region or None
+        self._endpoint_url = endpoint_url or None
+        self._max_attempts = max(1, max_attempts)
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._max_pool_connections = max(1, max_pool_connections)
+        self._credentials = credentials
+        self._max_list_pages = max(1, max_list_pages)
+        # A boto3 Session is not thread-safe: it and the client map are touched only under this.
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[str, WorkMailClient] = {}
+        # Bumped when credentials failed, so parallel failures reset the session only once.
+        self._generation = 0
+
+    # -- what we talk to ---------------------------------------------------------------
+
+    @property
+    def profile(self) -> str | None:
+        """The profile named by argument or environment; None means boto3's default chain."""
+        if self._credentials is not None:
+            return None
+        return self._profile or os.environ.get("AWS_PROFILE") or None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self._endpoint_url
+
+    @property
+    def default_region(self) -> str | None:
+        """The region given, else the profile's or environment's; None if there is none."""
+        if self._region:
+            return self._region
+        try:
+            with self._lock:
+                session = self._session_locked()
+            region = session.region_name
+        except Exception:
+            # The calls themselves report a broken profile, with its fix.
+            return None
+        return region if isinstance(region, str) and region else None
+
+    @property
+    def target(self) -> str:
+        """Short text for the status line: profile, region, endpoint. Never a credential."""
+        parts: list[str] = []
+        if self._credentials is not None:
+            parts.append("static keys")
+        else:
+            parts.append(f"profile {self.profile or 'default'}")
+        region = self._region
+        if region is None:
+            with self._lock:
+                session = self._session
+            if session is not None:
+                region = session.region_name
+            else:
+                region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if region:
+            parts.append(f"region {region}")
+        if self._endpoint_url:
+            parts.append(f"endpoint {_without_userinfo(self._endpoint_url)}")
+        elif region:
+            parts.append(f"https://workmail.{region}.amazonaws.com")
+        return " · ".join(parts)
+
+    # -- sessions and clients ----------------------------------------------------------
+
+    def _session_locked(self) -> boto3.session.Session:
+        if self._session is None:
+            import boto3.session
+
+            if self._credentials is not None:
+                key, secret = self._credentials
+                self._session = boto3.session.Session(
+                    aws_access_key_id=key,
+                    aws_secret_access_key=secret,
+                    region_name=self._region,
+                )
+            else:
+                self._session = boto3.session.Session(
+                    profile_name=self._profile, region_name=self._region
+                )
+        return self._session
+
+    def _client_for(self, region: str) -> tuple[WorkMailClient, int]:
+        with self._lock:
+            client = self._clients.get(region)
+            if client is None:
+                from botocore.config import Config
+
+                config = Config(
+                    retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+                    connect_timeout=self._connect_timeout,
+                    read_timeout=self._read_timeout,
+                    max_pool_connections=self._max_pool_connections,
+                    user_agent_extra="wmtui",
+                )
+                session = self._session_locked()
+                client = session.client(
+                    "workmail",
+                    region_name=region,
+                    endpoint_url=self._endpoint_url,
+                    config=config,
+                )
+                # The stubs type handlers as returning None; botocore reads their answers.
+                client.meta.events.register_first(
+                    "needs-retry.workmail.StartMailboxExportJob",
+                    cast(Callable[..., None], _no_limit_retry),
+                )
+                self._clients[region] = client
+            return client, self._generation
+
+    def _forget_credentials(self, generation: int) -> None:
+        """Drop the session and clients so the next call reads credentials afresh (after
+        `aws sso login` or a fixed config file), unless another thread already did."""
+        with self._lock:
+            if generation == self._generation:
+                self._generation += 1
+                self._session = None
+                self._clients = {}
+
+    def _resolve_region(self, region: str | None, operation: str) -> str:
+        chosen = region or self._region
+        if not chosen:
+            try:
+                with self._lock:
+                    session = self._session_locked()
+                chosen = session.region_name
+            except Exception as exc:
+                raise self._error(exc, operation, None) from exc
+        if not chosen:
+            raise no_region_error(operation)
+        try:
+            return validate_region(chosen, endpoint_url=self._endpoint_url)
+        except ValidationError as exc:
+            raise ServiceError(
+                ErrorKind.INVALID_PARAMETER,
+                str(exc),
+                "use a region WorkMail runs in: " + ", ".join(WORKMAIL_REGIONS),
+                operation=operation,
+            ) from exc
+
+    def _error(self, exc: BaseException, operation: str, region: str | None) -> ServiceError:
+        return to_service_error(exc, operation, profile=self.profile, region=region)
+
+    @contextmanager
+    def _calling(self, operation: str, region: str) -> Iterator[WorkMailClient]:
+        """The region's client; any exception inside becomes a ServiceError."""
+        generation = self._generation
+        try:
+            client, generation = self._client_for(region)
+            yield client
+        except ServiceError:
+            raise
+        except Exception as exc:
+            error = self._error(exc, operation, region)
+            if error.kind in _CREDENTIAL_KINDS:
+                self._forget_credentials(generation)
+            raise error from exc
+
+    # -- export jobs -------------------------------------------------------------------
+
+    def describe_job(self, key: JobKey) -> ExportJob:
+        operation = "DescribeMailboxExportJob"
+        region = self._resolve_region(key.region, operation)
+        organization_id = _validated(
+            lambda: validate_organization_id(key.organization_id), operation
+        )
+        job_id = _validated(lambda: validate_job_id(key.job_id), operation)
+        with self._calling(operation, region) as client:
+            answer = client.describe_mailbox_export_job(
+                JobId=job_id, OrganizationId=organization_id
+            )
+        return _job_from(JobKey(region, organization_id, job_id), answer, described=True)
+
+    def list_jobs(self, region: str, organization_id: str) -> list[ExportJob]:
+        operation = "ListMailboxExportJobs"
+        region = self._resolve_region(region, operation)
+        organization_id = _validated(lambda: validate_organization_id(organization_id), operation)
+        jobs: list[ExportJob] = []
+        seen_tokens: set[str] = set()
+        token: str | None = None
+        for _page in range(self._max_list_pages):
+            with self._calling(operation, region) as client:
+                if token is None:
+                    answer = client.list_mailbox_export_jobs(
+                        OrganizationId=organization_id, MaxResults=PAGE_SIZE
+                    )
+                else:
+                    answer = client.list_mailbox_export_jobs(
+                        OrganizationId=organization_id, MaxResults=PAGE_SIZE, NextToken=token
+                    )
+            for item in answer.get("Jobs") or []:
+                job_id = item.get("JobId") if isinstance(item, Mapping) else None
+                if isinstance(job_id, str) and job_id:
+                    key = JobKey(region, organization_id, job_id)
+                    jobs.append(_job_from(key, item, described=False))
+            next_token = answer.get("NextToken")
+            if not next_token:
+                return jobs
+            if next_token in seen_tokens:
+                raise self._endless_token(
+                    operation, organization_id, "the same NextToken came back"
+                )
+            seen_tokens.add(next_token)
+            token = next_token
+        raise self._endless_token(
+            operation, organization_id, f"NextToken never ended after {self._max_list_pages} pages"
+        )
+
+    @staticmethod
+    def _endless_token(operation: str, organization_id: str, why: str) -> ServiceError:
+        return ServiceError(
+            ErrorKind.OTHER,
+            f"listing the export jobs of {organization_id} stopped: {why}",
+            "a fault on the service's side; watched jobs are still read one by one",
+            operation=operation,
+            code="EndlessNextToken",
+        )
+
+    def start_job(self, region: str, organization_id: str, request: StartRequest) -> JobKey:
+        operation = "StartMailboxExportJob"
+        region = self._resolve_region(region, operation)
+
+        def checked() -> dict[str, str]:
+            params = {
+                "OrganizationId": validate_organization_id(organization_id),
+                "EntityId": validate_entity_id(request.entity_id),
+                "S3BucketName": _validate_bucket(request.s3_bucket_name),
+                "S3Prefix": _validate_prefix(request.s3_prefix),
+                "RoleArn": _validate_arn("role ARN", request.role_arn),
+                "KmsKeyArn": _validate_arn("KMS key ARN", request.kms_key_arn),
+            }
+            if _validate_description(request.description):
+                params["Description"] = request.description
+            return params
+
+        params = _validated(checked, operation)
+        token = _client_token(request.client_token, operation)
+        with self._calling(operation, region) as client:
+            answer = client.start_mailbox_export_job(ClientToken=token, **params)
+        job_id = answer.get("JobId")
+        if not isinstance(job_id, str) or not job_id:
+            raise ServiceError(
+                ErrorKind.OTHER,
+                "WorkMail accepted the export but sent back no job ID",
+                "look for the new job in the list; starting again with the same request "
+                "does not make a second one",
+                operation=operation,
+            )
+        return JobKey(region, params["OrganizationId"], job_id)
+
+    def cancel_job(self, key: JobKey, client_token: str | None = None) -> None:
+        operation = "CancelMailboxExportJob"
+        region = self._resolve_region(key.region, operation)
+        organization_id = _validated(
+            lambda: validate_organization_id(key.organization_id), operation
+        )
+        job_id = _validated(lambda: validate_job_id(key.job_id), operation)
+        token = _client_token(client_token, operation)
+        with self._calling(operation, region) as client:
+            client.cancel_mailbox_export_job(
+                ClientToken=token, JobId=job_id, OrganizationId=organization_id
+            )
+
+    # -- names -------------------------------------------------------------------------
+
+    def list_organizations(self, region: str) -> list[Organization]:
+        operation = "ListOrganizations"
+        region = self._resolve_region(region, operation)
+        organizations: list[Organization] = []
+        with self._calling(operation, region) as client:
+            pages = client.get_paginator("list_organizations").paginate(
+                PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for page in pages:
+                for item in page.get("OrganizationSummaries") or []:
+                    organization_id = _text(item.get("OrganizationId"))
+                    if organization_id:
+                        organizations.append(
+                            Organization(
+                                organization_id=organization_id,
+                                alias=_text(item.get("Alias")),
+                                default_mail_domain=_text(item.get("DefaultMailDomain")),
+                                state=_text(item.get("State")),
+                            )
+                        )
+        return organizations
+
+    def list_mailboxes(self, region: str, organization_id: str) -> list[Mailbox]:
+        region = self._resolve_region(region, "ListUsers")
+        organization_id = _validated(lambda: validate_organization_id(organization_id), "ListUsers")
+        mailboxes: list[Mailbox] = []
+        with self._calling("ListUsers", region) as client:
+            pages = client.get_paginator("list_users").paginate(
+                OrganizationId=organization_id, PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for page in pages:
+                for user in page.get("Users") or []:
+                    mailbox = _mailbox_from(user, "USER")
+                    if mailbox is not None:
+                        mailboxes.append(mailbox)
+        with self._calling("ListResources", region) as client:
+            resource_pages = client.get_paginator("list_resources").paginate(
+                OrganizationId=organization_id, PaginationConfig={"PageSize": PAGE_SIZE}
+            )
+            for resource_page in resource_pages:
+                for resource in resource_page.get("Resources") or []:
+                    mailbox = _mailbox_from(resource, "RESOURCE")
+                    if mailbox is not None:
+                        mailboxes.append(mailbox)
+        return mailboxes
+
+    def describe_mailbox(self, region: str, organization_id: str, entity_id: str) -> Mailbox:
+        operation = "DescribeUser"
+        region = self._resolve_region(region, operation)
+        organization_id = _validated(lambda: validate_organization_id(organization_id), operation)
+        entity_id = _validated(lambda: validate_entity_id(entity_id), operation)
+        try:
+            with self._calling(operation, region) as client:
+                user = client.describe_user(OrganizationId=organization_id, UserId=entity_id)
+        except ServiceError as exc:
+            if exc.kind is not ErrorKind.JOB_NOT_FOUND:
+                raise
+        else:
+            return _mailbox_from(user, "USER", "UserId") or Mailbox(entity_id=entity_id)
+        with self._calling("DescribeResource", region) as client:
+            resource = client.describe_resource(
+                OrganizationId=organization_id, ResourceId=entity_id
+            )
+        return _mailbox_from(resource, "RESOURCE", "ResourceId") or Mailbox(
+            entity_id=entity_id, kind="RESOURCE"
+        )
