@@ -1,0 +1,158 @@
+"""Make the README's pictures: run wmtui headless on the demo organization and save SVGs.
+
+    uv run python scripts/screenshots.py            # writes screenshots/*.svg
+    uv run python scripts/screenshots.py --out DIR
+
+The emulator runs in-process with its clock frozen at a fixed instant, and the app gets the
+same clock, so the pictures change only when the app does. The app is built through
+wmtui.factory like the CLI builds it. Look at every SVG before committing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from textual.widgets import TextArea  # noqa: E402
+
+from wmtui.core.models import JobKey, JobState  # noqa: E402
+from wmtui.core.service import ExportService  # noqa: E402
+from wmtui.core.settings import Settings  # noqa: E402
+from wmtui.emulator.demo import DEMO_REGION, build_demo_state, demo_job_keys  # noqa: E402
+from wmtui.emulator.server import EmulatorServer  # noqa: E402
+from wmtui.emulator.state import EmulatorClock  # noqa: E402
+from wmtui.factory import DEMO_CREDENTIALS, build_app, open_backend  # noqa: E402
+from wmtui.ui.app import WmtuiApp  # noqa: E402
+from wmtui.ui.widgets.job_table import JobTable  # noqa: E402
+
+# A fixed instant: the pictures must not change from one run to the next.
+FROZEN_AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+WIDE = (120, 36)
+NARROW = (80, 30)
+
+Step = Callable[[WmtuiApp, Any], Awaitable[None]]
+
+
+class DemoTarget:
+    """The demo's service under a fixed name: the emulator's port changes every run."""
+
+    def __init__(self, service: ExportService) -> None:
+        self._service = service
+
+    @property
+    def target(self) -> str:
+        return "demo · local emulator"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+
+async def settle(app: WmtuiApp, pilot: Any) -> None:
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if not app.refreshing and all(worker.is_finished for worker in app.workers):
+            return
+    raise RuntimeError("the app did not settle")
+
+
+async def nothing(app: WmtuiApp, pilot: Any) -> None:
+    return None
+
+
+async def select_failed(app: WmtuiApp, pilot: Any) -> None:
+    failed = next(key for key, job in app.jobs.items() if job.state is JobState.FAILED)
+    app.query_one(JobTable).select_key(str(failed))
+
+
+async def open_add(app: WmtuiApp, pilot: Any) -> None:
+    await pilot.press("a")
+    app.screen.query_one("#add-ids", TextArea).insert(
+        "1f0c6a3e-2b7d-4c1a-9e8f-5d4c3b2a1f00, 7a9e2d41-0c3b-4f5e-8a6d-9b8c7d6e5f41"
+    )
+
+
+async def open_help(app: WmtuiApp, pilot: Any) -> None:
+    await pilot.press("question_mark")
+
+
+SHOTS: list[tuple[str, tuple[int, int], Step]] = [
+    ("main.svg", WIDE, nothing),
+    ("failed-detail.svg", WIDE, select_failed),
+    ("add.svg", WIDE, open_add),
+    ("help.svg", WIDE, open_help),
+    ("narrow.svg", NARROW, nothing),
+]
+
+
+async def shoot(
+    name: str, size: tuple[int, int], step: Step, out: Path, server: EmulatorServer
+) -> Path:
+    with tempfile.TemporaryDirectory(prefix="wmtui-shots-") as folder:
+        temp = Path(folder)
+        settings = Settings(
+            config_dir=temp / "config",
+            cache_dir=temp / "cache",
+            data_dir=temp / "data",
+            region=DEMO_REGION,
+            endpoint_url=server.endpoint_url,
+        )
+        from wmtui.aws.service import Boto3ExportService
+
+        service = Boto3ExportService(
+            region=DEMO_REGION,
+            endpoint_url=server.endpoint_url,
+            credentials=DEMO_CREDENTIALS,
+            connect_timeout=2.0,
+            read_timeout=5.0,
+        )
+        backend = open_backend(settings, service=DemoTarget(service))
+        keys: list[JobKey] = demo_job_keys(server.state)
+        backend.watchlist.add(keys)
+        app = build_app(backend, clock=server.state.clock.now)
+        app.cursor_blink = False
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await step(app, pilot)
+            await settle(app, pilot)
+            await pilot.pause()
+            svg = app.export_screenshot(title="wmtui")
+        if "\x1b" in svg:
+            raise RuntimeError(f"{name}: an escape character reached the screenshot")
+        path = out / name
+        path.write_text(svg, encoding="utf-8")
+        return path
+
+
+async def main_async(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    state = build_demo_state(clock=EmulatorClock(start=FROZEN_AT, manual=True))
+    server = EmulatorServer(state).start()
+    try:
+        for name, size, step in SHOTS:
+            path = await shoot(name, size, step, out, server)
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    args = parser.parse_args(argv)
+    asyncio.run(main_async(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1176 @@
+"""WmtuiApp: the job table, the detail pane, the background refresh and the keys.
+
+The app is given its service and store (harlequin's `Harlequin(adapter=...)`), so it never
+learns there is a boto3. Blocking calls run in thread workers that post typed messages; every
+widget is touched on the UI thread only. The next refresh is scheduled when the last one has
+finished (dolphie's WorkerManager), so slow calls never pile up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.color import Color
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from wmtui.core.cache import JobCache
+from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
+from wmtui.core.refresh import RefreshPlanner, RefreshResult
+from wmtui.core.service import ErrorKind, ExportService, ServiceError
+from wmtui.core.settings import Settings, load_ui_state, save_ui_state
+from wmtui.core.watchlist import WatchList, WatchListError
+from wmtui.ui.clipboard import yank
+from wmtui.ui.messages import CacheProblem, RefreshFinished, YankFinished
+from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.screens.add import AddJobsScreen
+from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.help import HelpRow, HelpScreen
+from wmtui.ui.screens.import_jobs import ImportScreen
+from wmtui.ui.widgets.banner import Banner
+from wmtui.ui.widgets.cells import (
+    DESCRIPTION_WIDTH,
+    Palette,
+    cell_text,
+    duration_or_eta,
+    job_id_text,
+    mailbox_label,
+    progress_cell,
+    relative_time,
+    search_text,
+    state_cell,
+)
+from wmtui.ui.widgets.detail import DetailPane, JobView
+from wmtui.ui.widgets.job_table import JobTable, RowCells
+from wmtui.ui.widgets.status import StatusInfo, StatusLine, render_status
+
+# Back-off ceiling for throttling and network trouble.
+MAX_BACKOFF_SECONDS = 300.0
+# Relative times ("3h ago", "ETA 12m") are recomputed this often even without a refresh.
+RELATIVE_TIME_TICK = 30.0
+DEFAULT_REGION = "us-east-1"
+# Applied to the whole table only when it is this small; bigger tables wait for the tick.
+_NOTIFY_TIMEOUT = 8.0
+
+OrgKey = tuple[str, str]
+
+
+class SortMode(StrEnum):
+    STARTED = "started"
+    STATE = "state"
+    PROGRESS = "progress"
+
+    @property
+    def label(self) -> str:
+        return {
+            SortMode.STARTED: "started ▼",
+            SortMode.STATE: "state",
+            SortMode.PROGRESS: "progress ▼",
+        }[self]
+
+    def next(self) -> SortMode:
+        modes = list(SortMode)
+        return modes[(modes.index(self) + 1) % len(modes)]
+
+
+# Running first, then what needs attention, then what is done.
+_STATE_ORDER = {
+    JobState.RUNNING: 0,
+    JobState.UNKNOWN: 1,
+    JobState.FAILED: 2,
+    JobState.CANCELLED: 3,
+    JobState.COMPLETED: 4,
+}
+
+# The keys, once: the footer, the help screen, the command palette and the README come from here.
+APP_BINDINGS: list[BindingType] = [
+    Binding(
+        "r",
+        "refresh",
+        "Refresh",
+        tooltip="Refresh now: every job not finished, and the selected one",
+    ),
+    Binding(
+        "y", "yank", "Copy S3 URI", tooltip="Copy the selected job's s3:// URI to the clipboard"
+    ),
+    Binding("a", "add", "Add jobs", tooltip="Watch jobs by region, organization and job IDs"),
+    Binding(
+        "d,delete",
+        "remove",
+        "Remove",
+        tooltip="Stop watching the selected job (asks first; the export is not touched)",
+    ),
+    Binding("i", "import", "Import", tooltip="Import an organization's jobs of the last 7 days"),
+    Binding(
+        "slash", "filter", "Filter", tooltip="Filter on every column (Enter keeps it, Esc clears)"
+    ),
+    Binding(
+        "escape", "clear_filter", "Clear filter", show=False, tooltip="Clear and hide the filter"
+    ),
+    Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort: start time, state, progress"),
+    Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the automatic refresh"),
+    Binding(
+        "M",
+        "move_watchlist_aside",
+        "Move watch list aside",
+        tooltip="Rename an unreadable watch list to a backup and start a new one",
+    ),
+    Binding("question_mark", "help", "Help", tooltip="Show every key"),
+    Binding("q", "quit", "Quit", tooltip="Quit wmtui"),
+    Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+]
+
+_KEY_LABELS = {
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "home": "Home",
+    "end": "End",
+    "enter": "Enter",
+    "tab": "Tab",
+    "shift+tab": "Shift+Tab",
+    "escape": "Esc",
+    "delete": "Delete",
+    "slash": "/",
+    "question_mark": "?",
+}
+
+
+def key_label(key: str) -> str:
+    """How a key is written for people: '↓', 'PgDn', 'Ctrl+C', '?'."""
+    if key in _KEY_LABELS:
+        return _KEY_LABELS[key]
+    if key.startswith("ctrl+"):
+        return "Ctrl+" + key_label(key[5:]).upper()
+    return key
+
+
+@dataclass(frozen=True)
+class KeyHelp:
+    keys: tuple[str, ...]
+    action: str
+    description: str
+    tooltip: str
+
+    @property
+    def keys_label(self) -> str:
+        return " / ".join(key_label(key) for key in self.keys)
+
+
+def _bindings(source: Iterable[BindingType]) -> Iterator[Binding]:
+    for item in source:
+        if isinstance(item, Binding):
+            yield item
+        else:
+            yield from Binding.make_bindings([item])
+
+
+def key_help() -> list[KeyHelp]:
+    """Every key wmtui defines, grouped by action, in the order people meet them."""
+    groups: dict[str, KeyHelp] = {}
+    sources: list[tuple[str, Iterable[BindingType]]] = [
+        ("table", JobTable.BINDINGS),
+        ("detail", DetailPane.BINDINGS),
+        ("app", APP_BINDINGS),
+    ]
+    for scope, source in sources:
+        for binding in _bindings(source):
+            action = binding.action.removeprefix("app.")
+            group = f"{scope}:{action}" if scope != "app" else action
+            keys = tuple(key.strip() for key in binding.key.split(","))
+            if group in groups:
+                known = groups[group]
+                merged = known.keys + tuple(k for k in keys if k not in known.keys)
+                groups[group] = KeyHelp(merged, action, known.description, known.tooltip)
+            else:
+                description = binding.description or action
+                groups[group] = KeyHelp(keys, action, description, binding.tooltip or description)
+    rows = list(groups.values())
+    palette = KeyHelp(("ctrl+p",), "command_palette", "Commands", "Open the command palette")
+    quit_at = next((i for i, row in enumerate(rows) if row.action == "quit"), len(rows))
+    rows.insert(quit_at, palette)
+    return rows
+
+
+def binding_table() -> list[tuple[str, str]]:
+    """(keys, description) for every key, as the help screen and the README show them."""
+    return [(row.keys_label, row.description) for row in key_help()]
+
+
+def help_rows() -> list[HelpRow]:
+    return [(row.keys_label, row.description, row.tooltip) for row in key_help()]
+
+
+class WmtuiApp(App[None]):
+    """Watch WorkMail mailbox export jobs."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "wmtui"
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+    # Below 100 columns the detail pane moves under the table.
+    # (App declares it as an instance-level ClassVar mypy will not let us repeat.)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+
+    paused: reactive[bool] = reactive(False, init=False)
+    sort_mode: reactive[SortMode] = reactive(SortMode.STARTED, init=False)
+    filter_text: reactive[str] = reactive("", init=False)
+
+    def __init__(
+        self,
+        service: ExportService,
+        watchlist: WatchList,
+        cache: JobCache,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._watchlist = watchlist
+        self._cache = cache
+        self._settings = settings
+        self._clock: Callable[[], datetime] = clock or now_utc
+        self._on_exit = on_exit
+        self._exited = False
+        self._planner = RefreshPlanner(clock=self._clock)
+        # Snapshot tests turn this off: a blinking cursor makes screenshots differ.
+        self.cursor_blink = True
+        self._palette = Palette()
+        self._theme_ready = False
+
+        self._watched: list[JobKey] = []
+        self._watched_set: set[JobKey] = set()
+        self._by_row: dict[str, JobKey] = {}
+        self._jobs: dict[JobKey, ExportJob] = {}
+        self._job_errors: dict[JobKey, ServiceError] = {}
+        self._org_errors: dict[OrgKey, ServiceError] = {}
+        # Jobs an organization's error kept from being read in the last refresh: a job the
+        # Describe fallback did read is not among them.
+        self._org_blocked: set[JobKey] = set()
+        self._global_error: ServiceError | None = None
+        self._watchlist_error: WatchListError | None = None
+        # Keys read from the service in this session (not only from the cache).
+        self._fresh: set[JobKey] = set()
+        # Mailbox names by (region, organization, entity id), once names are resolved.
+        self._names: dict[tuple[str, str, str], str] = {}
+        self._search: dict[JobKey, str] = {}
+        # Per-row caches, so a refresh of a few rows in 10,000 costs a few rows.
+        self._row_of: dict[JobKey, str] = {}
+        self._sort_keys: dict[JobKey, tuple[Any, ...]] = {}
+        self._time_texts: dict[JobKey, tuple[str, str]] = {}
+        # The visible rows in order; None when a change may have reordered them.
+        self._order: list[str] | None = None
+        self._running_count = 0
+        self._unreadable = 0
+        self._filter_open = False
+        self._initial_selection: JobKey | None = None
+
+        self._refreshing = False
+        self._pending_force: set[JobKey] | None = None
+        self._refresh_timer: Timer | None = None
+        self._last_refresh: datetime | None = None
+        self._next_refresh: datetime | None = None
+        self._backoff: float | None = None
+        self._backoff_reason = ""
+        self._refresh_count = 0
+
+        self._cache_lock = threading.Lock()
+        self._cache_generation = 0
+        self._cache_saved_generation = 0
+        self._cache_problem_said: str | None = None
+        super().__init__()
+
+    # ---- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield Banner(id="banner")
+        yield Input(
+            id="filter",
+            placeholder="Filter: job, mailbox, state, description… (Enter keeps it, Esc clears)",
+        )
+        with Horizontal(id="body"):
+            with Vertical(id="table-box"):
+                yield JobTable(id="jobs")
+                yield Static(self._empty_text(), id="empty")
+            yield DetailPane(id="detail")
+        yield Footer()
+
+    @staticmethod
+    def _empty_text() -> Text:
+        text = Text()
+        text.append("No jobs watched yet.\n\n", style="bold")
+        text.append("  a  ", style="reverse")
+        text.append("  add export jobs by region, organization and job ID\n")
+        text.append("  i  ", style="reverse")
+        text.append("  import an organization's jobs of the last 7 days\n\n")
+        text.append("Or look around first: ")
+        text.append("wmtui --demo", style="bold")
+        return text
+
+    # ---- start -------------------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        state = load_ui_state(self._settings.config_dir)
+        theme = state.get("theme")
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+        self._theme_ready = True
+        self._palette = self._palette_from_theme()
+        for warning in self._settings.warnings:
+            self.notify(sanitize(warning), severity="warning", markup=False, timeout=12)
+
+        self.query_one("#filter", Input).cursor_blink = self.cursor_blink
+        watched = self._load_watchlist()
+        cached = self._cache.load()
+        if self._cache.last_problem:
+            self.notify(sanitize(self._cache.last_problem), severity="warning", markup=False)
+        if self._watchlist_error is not None:
+            # Show what the cache remembers; the unreadable file is left alone.
+            watched = sorted(cached)
+        self._jobs = {key: cached[key] for key in watched if key in cached}
+        self._set_watched(watched)
+        self._sync_table(None)
+        # Until the first refresh reorders the rows, the cursor is where the app put it.
+        self._initial_selection = self.selected_key()
+        self._update_banner()
+        self._update_status()
+        self.query_one(JobTable).focus()
+        self.set_interval(1.0, self._tick_status)
+        self.set_interval(RELATIVE_TIME_TICK, self._tick_relative_times)
+        self._start_refresh()
+
+    def _load_watchlist(self) -> list[JobKey]:
+        try:
+            keys = self._watchlist.load()
+        except WatchListError as exc:
+            self._watchlist_error = exc
+            self.refresh_bindings()
+            return []
+        self._watchlist_error = None
+        return list(keys)
+
+    def on_unmount(self) -> None:
+        if self._exited:
+            return
+        self._exited = True
+        self.workers.cancel_all()
+        if self._on_exit is not None:
+            self._on_exit()
+
+    # ---- state helpers -------------------------------------------------------------------------
+
+    def _set_watched(self, keys: Iterable[JobKey]) -> None:
+        self._watched = list(dict.fromkeys(keys))
+        self._watched_set = set(self._watched)
+        self._order = None
+        self._row_of = {key: self._row_of.get(key) or str(key) for key in self._watched}
+        self._by_row = {row: key for key, row in self._row_of.items()}
+        mappings: list[dict[JobKey, Any]] = [
+            self._jobs,
+            self._job_errors,
+            self._search,
+            self._sort_keys,
+            self._time_texts,
+        ]
+        for mapping in mappings:
+            for stale in [key for key in mapping if key not in self._watched_set]:
+                del mapping[stale]
+        self._fresh &= self._watched_set
+        self._org_blocked &= self._watched_set
+
+    def selected_key(self) -> JobKey | None:
+        """The job under the cursor, if any."""
+        row = self.query_one(JobTable).selected_key
+        return self._by_row.get(row) if row is not None else None
+
+    @property
+    def jobs(self) -> dict[JobKey, ExportJob]:
+        """Last-known records of the watched jobs (a copy)."""
+        return dict(self._jobs)
+
+    @property
+    def watched(self) -> list[JobKey]:
+        return list(self._watched)
+
+    def set_mailbox_names(self, names: dict[tuple[str, str, str], str]) -> None:
+        """Show names instead of EntityIds: (region, organization, entity id) -> name."""
+        self._names = dict(names)
+        self._search.clear()
+        self._sync_table(None)
+
+    def _name_for(self, key: JobKey, job: ExportJob | None) -> str | None:
+        if job is None or not job.entity_id or not self._names:
+            return None
+        return self._names.get((key.region, key.organization_id, job.entity_id))
+
+    def _error_for(self, key: JobKey) -> ServiceError | None:
+        """Why the job could not be read, if it could not."""
+        return self._error_given(key, self._jobs.get(key))
+
+    def _error_given(self, key: JobKey, job: ExportJob | None) -> ServiceError | None:
+        """Its own error, else its organization's when that kept it from being read."""
+        if self._job_errors:
+            error = self._job_errors.get(key)
+            if error is not None:
+                return error
+        if not self._org_blocked or key not in self._org_blocked:
+            return None
+        return self._org_errors.get((key.region, key.organization_id))
+
+    def _count(self) -> None:
+        """Running and unreadable jobs, for the status line (kept, not counted every second)."""
+        self._running_count = sum(1 for job in self._jobs.values() if job.state is JobState.RUNNING)
+        self._unreadable = len(self._job_errors) + len(self._org_blocked - set(self._job_errors))
+
+    # ---- the table -----------------------------------------------------------------------------
+
+    def _palette_from_theme(self) -> Palette:
+        variables = self.get_css_variables()
+
+        def color(name: str, fallback: Style) -> Style:
+            try:
+                return Style(color=Color.parse(variables[name]).rich_color)
+            except Exception:  # a theme without the variable keeps the plain colour
+                return fallback
+
+        base = Palette()
+        try:
+            track = Style(bgcolor=Color.parse(variables["panel"]).rich_color)
+        except Exception:  # same: a theme without a panel colour
+            track = base.track
+        return Palette(
+            success=color("success", base.success),
+            error=color("error", base.error),
+            warning=color("warning", base.warning),
+            accent=color("accent", base.accent),
+            muted=base.muted,
+            bold=base.bold,
+            track=track,
+        )
+
+    def _row_cells(self, row_key: str) -> RowCells:
+        key = self._by_row[row_key]
+        job = self._jobs.get(key)
+        now = self._clock()
+        palette = self._palette
+        state = job.state if job is not None else JobState.UNKNOWN
+        times = self._times(job, now)
+        self._time_texts[key] = times
+        return (
+            Text(job_id_text(key)),
+            mailbox_label(job, self._name_for(key, job)),
+            state_cell(job, self._error_given(key, job), palette),
+            progress_cell(job.progress if job is not None else None, palette, state),
+            Text(times[0]),
+            Text(times[1]),
+            cell_text(job.description if job is not None else None, limit=DESCRIPTION_WIDTH),
+        )
+
+    @staticmethod
+    def _times(job: ExportJob | None, now: datetime) -> tuple[str, str]:
+        """The two columns that change with the clock alone: started, duration or ETA."""
+        return (
+            relative_time(job.start_time if job is not None else None, now),
+            duration_or_eta(job, now),
+        )
+
+    def _search_text(self, key: JobKey) -> str:
+        text = self._search.get(key)
+        if text is None:
+            job = self._jobs.get(key)
+            text = search_text(job, key, self._name_for(key, job))
+            self._search[key] = text
+        return text
+
+    def _sort_key(self, key: JobKey) -> tuple[Any, ...]:
+        job = self._jobs.get(key)
+        started = job.start_time.timestamp() if job is not None and job.start_time else None
+        # Jobs not read yet (just added) come first: that is where the user looks.
+        newest_first = (0, 0.0) if started is None else (1, -started)
+        if self.sort_mode is SortMode.STATE:
+            rank = -1 if self._error_given(key, job) is not None else 1
+            if job is not None and job.last_seen is not None:
+                rank = _STATE_ORDER[job.state]
+            return (rank, *newest_first, str(key))
+        if self.sort_mode is SortMode.PROGRESS:
+            progress = job.progress if job is not None else None
+            return (progress is None, -(progress or 0), *newest_first, str(key))
+        return (*newest_first, str(key))
+
+    def _cached_sort_key(self, key: JobKey) -> tuple[Any, ...]:
+        value = self._sort_keys.get(key)
+        if value is None:
+            value = self._sort_keys[key] = self._sort_key(key)
+        return value
+
+    def _visible_order(self) -> list[str]:
+        keys: Iterable[JobKey] = self._watched
+        words = self.filter_text.casefold().split()
+        if words:
+            keys = [k for k in keys if all(word in self._search_text(k) for word in words)]
+        row_of = self._row_of
+        return [row_of[key] for key in sorted(keys, key=self._cached_sort_key)]
+
+    def _sync_table(self, dirty: Collection[JobKey] | None) -> None:
+        """Show the watched jobs; `dirty` names the rows that may have changed (None: all)."""
+        table = self.query_one(JobTable)
+        if dirty is None:
+            self._search.clear()
+            self._sort_keys.clear()
+            self._order = None
+            rows = None
+        else:
+            filtering = bool(self.filter_text.strip())
+            for key in dirty:
+                self._search.pop(key, None)
+                before = self._sort_keys.pop(key, None)
+                # Re-sort only when a changed row would move (or may now match the filter).
+                if self._order is not None and (
+                    filtering or before is None or before != self._cached_sort_key(key)
+                ):
+                    self._order = None
+            rows = {self._row_of[key] for key in dirty if key in self._row_of}
+        if self._order is None:
+            self._order = self._visible_order()
+        table.sync(self._order, self._row_cells, rows)
+        self._count()
+        nothing_watched = not self._watched
+        table.display = not nothing_watched
+        self.query_one("#empty", Static).display = nothing_watched
+        self.query_one(DetailPane).display = not nothing_watched
+        self._update_detail()
+
+    def _tick_relative_times(self) -> None:
+        """Redraw only the rows whose "3h ago" or "ETA 12m" reads differently by now."""
+        if not self._widgets_alive():
+            return
+        now = self._clock()
+        jobs = self._jobs
+        texts = self._time_texts
+        dirty = [key for key in self._watched if texts.get(key) != self._times(jobs.get(key), now)]
+        if dirty:
+            self._sync_table(dirty)
+        self._update_status()
+
+    def _tick_status(self) -> None:
+        if self._widgets_alive():
+            self._update_status()
+
+    def _widgets_alive(self) -> bool:
+        """False while the app shuts down: timers may still fire after the widgets are gone."""
+        return not self._exited and bool(self.screen_stack) and bool(self.query(StatusLine))
+
+    def _update_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        key = self.selected_key()
+        if key is None:
+            pane.show(None, self._clock(), self._palette)
+            return
+        job = self._jobs.get(key)
+        view = JobView(
+            key=key,
+            job=job,
+            error=self._job_errors.get(key),
+            org_error=(
+                self._org_errors.get((key.region, key.organization_id))
+                if key in self._org_blocked
+                else None
+            ),
+            name=self._name_for(key, job),
+            from_cache=key not in self._fresh,
+            offline=self._global_error is not None,
+        )
+        pane.show(view, self._clock(), self._palette)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    # ---- status line and banner --------------------------------------------------------------
+
+    def _target(self) -> str:
+        try:
+            return str(self._service.target)
+        except Exception:  # a status line must never take the app down
+            return "?"
+
+    def _update_status(self) -> None:
+        regions = sorted({key.region for key in self._watched})
+        if not regions:
+            regions = [self._settings.region or "no region set"]
+        info = StatusInfo(
+            target=self._target(),
+            regions=regions,
+            jobs=len(self._watched),
+            running=self._running_count,
+            shown=self.query_one(JobTable).row_count if self._watched else 0,
+            last_refresh=self._last_refresh,
+            next_refresh=self._next_refresh,
+            refreshing=self._refreshing,
+            paused=self.paused,
+            backoff=self._backoff,
+            backoff_reason=self._backoff_reason,
+            unreadable=self._unreadable,
+            sort_label=self.sort_mode.label,
+            filter_text=self.filter_text,
+            now=self._clock(),
+        )
+        self.query_one(StatusLine).update(render_status(info, self._palette))
+
+    def _update_banner(self) -> None:
+        parts: list[Text] = []
+        error = self._watchlist_error
+        if error is not None:
+            text = Text("✖ The watch list cannot be used: ", style="bold")
+            text.append(safe_text(error.problem, single_line=False))
+            text.append("\n  File: ")
+            text.append(safe_text(str(error.path)))
+            if error.fix:
+                text.append("\n  Fix: ")
+                text.append(safe_text(error.fix, single_line=False))
+            if error.can_move_aside:
+                text.append("\n  Press ")
+                text.append("M", style="bold reverse")
+                text.append(" to move it aside (it is kept as a backup) and start a new one.")
+            text.append("\n  Showing the jobs from the cache; nothing is written to that file.")
+            parts.append(text)
+        problem = self._global_error
+        if problem is not None:
+            text = Text("✖ ", style="bold")
+            text.append(safe_text(problem.message, style="bold", single_line=False))
+            if problem.fix:
+                text.append("\n  Fix: ")
+                text.append(safe_text(problem.fix, single_line=False))
+            when = relative_time(self._last_refresh, self._clock()) if self._last_refresh else "now"
+            text.append(
+                f"\n  The jobs below are the last known states (from cache). Tried {when};"
+                " trying again by itself, or press r."
+            )
+            parts.append(text)
+        banner = self.query_one(Banner)
+        banner.show_problem(Text("\n").join(parts) if parts else None)
+
+    # ---- refresh -------------------------------------------------------------------------------
+
+    @property
+    def refreshing(self) -> bool:
+        return self._refreshing
+
+    def _start_refresh(self, force: Collection[JobKey] = ()) -> None:
+        """Start a refresh now, or right after the one running (never two at once)."""
+        if self._refreshing:
+            self._pending_force = (self._pending_force or set()) | set(force)
+            return
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+        self._next_refresh = None
+        if not self._watched:
+            self._update_status()
+            return
+        self._refreshing = True
+        self._update_status()
+        self._run_refresh(tuple(self._watched), dict(self._jobs), frozenset(force))
+
+    # An explicit description: Textual would otherwise repr() every argument (10,000 jobs).
+    @work(
+        thread=True,
+        exclusive=True,
+        group="refresh",
+        exit_on_error=False,
+        description="refresh the watched jobs",
+    )
+    def _run_refresh(
+        self,
+        watched: tuple[JobKey, ...],
+        known: dict[JobKey, ExportJob],
+        force: frozenset[JobKey],
+    ) -> None:
+        worker = get_current_worker()
+        try:
+            result = self._planner.refresh(
+                self._service, watched, known, force, is_cancelled=lambda: worker.is_cancelled
+            )
+        except Exception as exc:  # the planner never raises; this guards the UI all the same
+            result = RefreshResult(
+                global_error=ServiceError(
+                    ErrorKind.OTHER, f"The refresh failed: {type(exc).__name__}: {exc}"
+                ),
+                finished_at=self._clock(),
+            )
+        if worker.is_cancelled:
+            return
+        self.post_message(RefreshFinished(result, force))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "refresh" and event.state is WorkerState.ERROR and self._refreshing:
+            # Only reachable through a bug: report it and keep polling.
+            error = worker.error
+            failed = RefreshResult(
+                global_error=ServiceError(
+                    ErrorKind.OTHER, f"The refresh failed: {type(error).__name__}: {error}"
+                ),
+                finished_at=self._clock(),
+            )
+            self.post_message(RefreshFinished(failed))
+
+    def on_refresh_finished(self, message: RefreshFinished) -> None:
+        result = message.result
+        self._refreshing = False
+        if not self._widgets_alive():
+            return
+        self._refresh_count += 1
+        changed, transitions = self._merge(result)
+        self._sync_table(changed)
+        initial, self._initial_selection = self._initial_selection, None
+        if initial is not None and initial == self.selected_key():
+            # Nobody moved the cursor yet: start at the top of the sorted table.
+            self.query_one(JobTable).move_cursor(row=0, animate=False)
+        self._update_banner()
+        self._update_status()
+        for job in transitions:
+            self._announce(job)
+        if changed:
+            self._save_cache()
+        pending = self._pending_force
+        self._pending_force = None
+        if pending is not None:
+            self._start_refresh(pending)
+        else:
+            self._schedule_next()
+
+    def _merge(self, result: RefreshResult) -> tuple[set[JobKey], list[ExportJob]]:
+        """Fold a result into the app's state; returns the keys whose rows may have changed
+        and the jobs that just finished. A watched job is never dropped."""
+        watched = self._watched_set
+        changed: set[JobKey] = set()
+        finished: list[ExportJob] = []
+        for key, job in result.jobs.items():
+            if key not in watched:
+                continue  # removed while the refresh ran
+            old = self._jobs.get(key)
+            if old != job:
+                changed.add(key)
+                if (
+                    old is not None
+                    and key in self._fresh
+                    and not old.state.is_final
+                    and job.state in (JobState.COMPLETED, JobState.FAILED)
+                ):
+                    finished.append(job)
+                self._jobs[key] = job
+            self._fresh.add(key)
+            if self._job_errors.pop(key, None) is not None:
+                changed.add(key)
+        for key, error in result.job_errors.items():
+            if key in watched:
+                self._job_errors[key] = error
+                changed.add(key)
+        touched_orgs = set(self._org_errors) | set(result.org_errors)
+        self._org_errors = dict(result.org_errors)
+        blocked: set[JobKey] = set()
+        if touched_orgs:
+            for k in self._watched:
+                org = (k.region, k.organization_id)
+                if org not in touched_orgs:
+                    continue
+                changed.add(k)
+                known = self._jobs.get(k)
+                if (
+                    org in self._org_errors
+                    and k not in result.jobs
+                    and (known is None or not known.state.is_final)
+                ):
+                    blocked.add(k)
+        self._org_blocked = blocked
+        self._global_error = result.global_error
+        if not result.cancelled:
+            self._last_refresh = result.finished_at
+        self._set_backoff(result)
+        return changed, finished
+
+    def _set_backoff(self, result: RefreshResult) -> None:
+        transient = [
+            error
+            for error in (result.global_error, *result.org_errors.values())
+            if error is not None and error.kind.is_transient
+        ]
+        if not transient:
+            self._backoff = None
+            self._backoff_reason = ""
+            return
+        base = self._backoff if self._backoff is not None else self._settings.interval
+        self._backoff = min(base * 2, MAX_BACKOFF_SECONDS)
+        self._backoff_reason = transient[0].kind.value.replace("-", " ")
+
+    def _schedule_next(self) -> None:
+        if self.paused or not self._watched:
+            self._next_refresh = None
+            self._update_status()
+            return
+        delay = self._backoff if self._backoff is not None else self._settings.interval
+        self._next_refresh = self._clock() + timedelta(seconds=delay)
+        self._refresh_timer = self.set_timer(delay, self._on_refresh_timer)
+        self._update_status()
+
+    def _on_refresh_timer(self) -> None:
+        self._refresh_timer = None
+        if not self.paused:
+            self._start_refresh()
+
+    def _announce(self, job: ExportJob) -> None:
+        key = job.key
+        who = self._name_for(key, job) or job.entity_id or "?"
+        if job.state is JobState.COMPLETED:
+            message = f"Export completed: {who} (job {key.job_id})"
+            severity = "information"
+        else:
+            message = f"Export FAILED: {who} (job {key.job_id})"
+            if job.error_info:
+                message += f": {job.error_info}"
+            severity = "error"
+        self.notify(
+            sanitize(message, limit=300),
+            severity=severity,  # type: ignore[arg-type]
+            markup=False,
+            timeout=12,
+        )
+        if self._settings.bell:
+            self.bell()
+
+    def _save_cache(self) -> None:
+        self._cache_generation += 1
+        self._write_cache(dict(self._jobs), self._cache_generation)
+
+    @work(thread=True, group="cache", exit_on_error=False, description="save the job cache")
+    def _write_cache(self, jobs: dict[JobKey, ExportJob], generation: int) -> None:
+        with self._cache_lock:
+            # A newer snapshot already written: this one would put old states back.
+            if generation < self._cache_saved_generation:
+                return
+            try:
+                saved = self._cache.save(jobs)
+                problem = None if saved else self._cache.last_problem
+            except Exception as exc:  # the cache is disposable; losing it must not go unsaid
+                problem = f"Could not save the job cache: {type(exc).__name__}: {exc}"
+            self._cache_saved_generation = generation
+        if problem:
+            self.post_message(CacheProblem(problem))
+
+    # ---- reactive state ------------------------------------------------------------------------
+
+    def watch_paused(self, paused: bool) -> None:
+        if paused:
+            if self._refresh_timer is not None:
+                self._refresh_timer.stop()
+                self._refresh_timer = None
+            self._next_refresh = None
+            self.notify("Auto-refresh paused (p resumes; r still refreshes).", markup=False)
+        else:
+            self.notify("Auto-refresh resumed.", markup=False)
+            self._start_refresh()
+        self._update_status()
+
+    def watch_sort_mode(self, mode: SortMode) -> None:
+        self._sort_keys.clear()
+        self._order = None
+        self._sync_table(())
+        self._update_status()
+
+    def watch_filter_text(self, text: str) -> None:
+        self._order = None
+        self._sync_table(())
+        self._update_status()
+
+    def watch_theme(self, theme: str) -> None:
+        if not self._theme_ready:
+            return
+        self._palette = self._palette_from_theme()
+        self._sync_table(None)
+        self._update_status()
+        state = load_ui_state(self._settings.config_dir)
+        state["theme"] = theme
+        if not save_ui_state(self._settings.config_dir, state):
+            self.notify("Could not save the theme choice.", severity="warning", markup=False)
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "move_watchlist_aside":
+            return self._watchlist_error is not None and self._watchlist_error.can_move_aside
+        if action == "clear_filter":
+            return bool(self.filter_text) or self._filter_open
+        return True
+
+    def action_focus_detail(self) -> None:
+        if self.selected_key() is not None:
+            self.query_one(DetailPane).focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(JobTable).focus()
+
+    def action_refresh(self) -> None:
+        force = {
+            key
+            for key in self._watched
+            if (job := self._jobs.get(key)) is None or not job.state.is_final
+        }
+        selected = self.selected_key()
+        if selected is not None:
+            force.add(selected)
+        if not self._watched:
+            self.notify("Nothing to refresh: no jobs watched yet (a adds some).", markup=False)
+            return
+        self._start_refresh(force)
+
+    def action_yank(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            self.notify("No job selected.", severity="warning", markup=False)
+            return
+        job = self._jobs.get(key)
+        uri = job.s3_uri if job is not None else None
+        if not uri and job is not None and job.s3_path:
+            # The service gave a path, but not one that is safe to paste into a shell.
+            self.notify(
+                f"Not copied: the S3 path of job {sanitize(key.job_id)} holds characters an S3"
+                f" path may not hold, so it is not safe to paste: {sanitize(job.s3_path)}"
+                f" (bucket {sanitize(job.s3_bucket_name or '?')})",
+                severity="error",
+                markup=False,
+                timeout=12,
+            )
+            return
+        if not uri:
+            state = job.state.value if job is not None and job.last_seen else "not read yet"
+            self.notify(
+                f"Job {sanitize(key.job_id)} has no S3 path yet ({state}): nothing to copy.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self._run_yank(uri, key)
+
+    @work(thread=True, group="yank", exit_on_error=False, description="yank an S3 URI")
+    def _run_yank(self, uri: str, key: JobKey) -> None:
+        # tmux and clipboard tools are subprocesses: a stuck one must not freeze the UI.
+        report = yank(uri, osc52=self._osc52_from_thread, mode=self._settings.clipboard)
+        self.post_message(YankFinished(report, key))
+
+    def _osc52_from_thread(self, text: str) -> None:
+        self.call_from_thread(self.copy_to_clipboard, text)
+
+    def on_cache_problem(self, message: CacheProblem) -> None:
+        # Said once per problem: a cache that cannot be written fails the same way every tick.
+        if message.problem != self._cache_problem_said:
+            self._cache_problem_said = message.problem
+            self.notify(sanitize(message.problem), severity="warning", markup=False, timeout=12)
+
+    def on_yank_finished(self, message: YankFinished) -> None:
+        report = message.report
+        self.notify(report.message, severity=report.severity, markup=False, timeout=_NOTIFY_TIMEOUT)
+
+    def action_add(self) -> None:
+        selected = self.selected_key()
+        region = selected.region if selected else (self._settings.region or DEFAULT_REGION)
+        screen = AddJobsScreen(
+            region=region,
+            organization_id=selected.organization_id if selected else "",
+            endpoint_url=self._settings.endpoint_url,
+            watched=self._watched_set,
+            cursor_blink=self.cursor_blink,
+        )
+        self.push_screen(screen, self._added)
+
+    def _added(self, keys: tuple[JobKey, ...] | None) -> None:
+        if keys:
+            self.watch_jobs(keys)
+
+    def action_import(self) -> None:
+        selected = self.selected_key()
+        region = selected.region if selected else (self._settings.region or DEFAULT_REGION)
+        screen = ImportScreen(
+            self._service,
+            region=region,
+            watched=self._watched_set,
+            endpoint_url=self._settings.endpoint_url,
+            clock=self._clock,
+            palette=self._palette,
+            cursor_blink=self.cursor_blink,
+        )
+        self.push_screen(screen, self._imported)
+
+    def _imported(self, jobs: tuple[ExportJob, ...] | None) -> None:
+        if jobs:
+            self.watch_jobs([job.key for job in jobs], records=jobs)
+
+    def watch_jobs(self, keys: Sequence[JobKey], records: Sequence[ExportJob] = ()) -> None:
+        """Add to the watch list file and show at once; the next refresh reads them."""
+        try:
+            added = self._watchlist.add(keys)
+        except WatchListError as exc:
+            self.notify(
+                f"Nothing added: {sanitize(str(exc))}", severity="error", markup=False, timeout=12
+            )
+            return
+        already = len(set(keys)) - len(added)
+        if not added:
+            self.notify("Those jobs are already watched.", markup=False)
+            return
+        for record in records:
+            if record.key in added:
+                self._jobs[record.key] = record
+                self._fresh.add(record.key)
+        self._set_watched([*self._watched, *added])
+        self._sync_table(added)
+        self.query_one(JobTable).select_key(str(added[0]))
+        self._update_detail()
+        count = len(added)
+        message = f"Watching {count} more job{'s' if count != 1 else ''}"
+        if already:
+            message += f" ({already} already watched)"
+        self.notify(message + ".", markup=False)
+        self._save_cache()
+        self._start_refresh(set(added))
+
+    def action_remove(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            self.notify("No job selected.", severity="warning", markup=False)
+            return
+        job = self._jobs.get(key)
+        question = Text("Stop watching job ")
+        question.append(safe_text(key.job_id, style="bold"))
+        if job is not None and job.entity_id:
+            question.append(" (mailbox ")
+            question.append(safe_text(self._name_for(key, job) or job.entity_id, limit=60))
+            question.append(")")
+        question.append("?\n\nThe export itself is not touched: it only leaves ")
+        question.append(safe_text(str(self._watchlist.path), style="dim"))
+        question.append(".")
+        self.push_screen(
+            ConfirmScreen("Remove from the watch list", question, yes_label="Remove"),
+            partial(self._remove_confirmed, key),
+        )
+
+    def _remove_confirmed(self, key: JobKey, yes: bool | None) -> None:
+        if not yes:
+            return
+        try:
+            self._watchlist.remove([key])
+        except WatchListError as exc:
+            self.notify(
+                f"Not removed: {sanitize(str(exc))}", severity="error", markup=False, timeout=12
+            )
+            return
+        self._set_watched([k for k in self._watched if k != key])
+        self._sync_table(())
+        self._update_status()
+        self._save_cache()
+        self.notify(f"Stopped watching job {sanitize(key.job_id)}.", markup=False)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        self._filter_open = True
+        box.focus()
+        self.refresh_bindings()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            if not event.value:
+                event.input.display = False
+                self._filter_open = False
+            self.query_one(JobTable).focus()
+            self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self._filter_open = False
+        self.filter_text = ""
+        self.query_one(JobTable).focus()
+        self.refresh_bindings()
+
+    def action_cycle_sort(self) -> None:
+        self.sort_mode = self.sort_mode.next()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+
+    def action_help(self) -> None:
+        note = "Esc, q or ? closes. Ctrl+P runs any of these by name."
+        self.push_screen(HelpScreen(help_rows(), note))
+
+    def action_move_watchlist_aside(self) -> None:
+        error = self._watchlist_error
+        if error is None:
+            return
+        try:
+            moved_to: Path = self._watchlist.move_aside()
+        except WatchListError as exc:
+            self.notify(sanitize(str(exc)), severity="error", markup=False, timeout=12)
+            return
+        self._watchlist_error = None
+        shown = list(self._watched)
+        kept: list[JobKey] = []
+        if shown:
+            try:
+                kept = self._watchlist.add(shown)
+            except WatchListError as exc:
+                self.notify(sanitize(str(exc)), severity="error", markup=False, timeout=12)
+        self._set_watched(self._load_watchlist() or kept)
+        self._sync_table(None)
+        self._update_banner()
+        self._update_status()
+        self.refresh_bindings()
+        self.notify(
+            f"Moved the unreadable watch list to {sanitize(str(moved_to))}; the new one holds"
+            f" the {len(kept)} job(s) from the cache.",
+            markup=False,
+            timeout=12,
+        )
+
+    async def action_quit(self) -> None:
+        self.exit()
+
+    # ---- command palette -----------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for row in key_help():
+            if row.action in ("quit", "command_palette", "clear_filter") or ":" in row.action:
+                continue
+            if row.action.startswith(("cursor_", "scroll_", "page_", "focus_")):
+                continue
+            if self.check_action(row.action, ()) is not True:
+                continue
+            yield SystemCommand(
+                f"{row.description} ({row.keys_label})",
+                row.tooltip,
+                partial(self.run_action, row.action),
+            )

@@ -1,0 +1,238 @@
+"""The detail pane: every field of the selected job, its S3 URI as plain text, what went wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.core.service import ServiceError
+from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.widgets.cells import (
+    STATE_GLYPHS,
+    Palette,
+    duration_or_eta,
+    eta_seconds,
+    relative_time,
+    short_span,
+    timestamp,
+)
+
+_LABEL_WIDTH = 13
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What the pane needs to know about one job; built by the app on the UI thread."""
+
+    key: JobKey
+    job: ExportJob | None
+    error: ServiceError | None = None
+    org_error: ServiceError | None = None
+    name: str | None = None
+    # The record came from the cache and has not been read again in this session.
+    from_cache: bool = False
+    # The last refresh could not read anything (banner shown): every record is old.
+    offline: bool = False
+
+
+def _field(out: Text, label: str, value: Text | str, palette: Palette, width: int = 40) -> None:
+    """`Label        value`, or the value on its own line when it would not fit beside it."""
+    text = value if isinstance(value, Text) else Text(value)
+    out.append(label.ljust(_LABEL_WIDTH), style=palette.muted)
+    if _LABEL_WIDTH + text.cell_len > width and "\n" not in text.plain:
+        out.append("\n  ")
+    out.append(text)
+    out.append("\n")
+
+
+def _untrusted(value: str | None, *, missing: str = "—") -> Text:
+    if value is None or value == "":
+        return Text(missing, style="dim")
+    return safe_text(value)
+
+
+def render_title(view: JobView, palette: Palette) -> Text:
+    job = view.job
+    title = Text()
+    if job is not None and job.last_seen is not None:
+        state = job.state
+        word = state.value if state is not JobState.UNKNOWN else sanitize(job.raw_state or "?")
+        title.append(f"{STATE_GLYPHS[state]} {word}", style=palette.for_state(state) + palette.bold)
+        if state is JobState.RUNNING and job.progress is not None:
+            title.append(f"  {job.progress}%")
+        title.append("  ")
+    title.append(safe_text(view.key.job_id, style="bold"))
+    return title
+
+
+def render_alert(view: JobView, palette: Palette) -> Text | None:
+    """The prominent part: why a job failed, why it could not be read. None when all is well."""
+    parts: list[Text] = []
+    if view.error is not None:
+        alert = Text("! Could not read this job: ", style=palette.error + palette.bold)
+        alert.append(safe_text(view.error.message, single_line=False))
+        if view.error.fix:
+            alert.append("\nFix: ", style=palette.bold)
+            alert.append(safe_text(view.error.fix, single_line=False))
+        alert.append("\nIt stays in the watch list; below is what was last seen.")
+        parts.append(alert)
+    if view.org_error is not None:
+        alert = Text("! Could not read its organization: ", style=palette.error + palette.bold)
+        alert.append(safe_text(view.org_error.message, single_line=False))
+        if view.org_error.fix:
+            alert.append("\nFix: ", style=palette.bold)
+            alert.append(safe_text(view.org_error.fix, single_line=False))
+        parts.append(alert)
+    job = view.job
+    if job is not None and job.state is JobState.FAILED:
+        alert = Text("✖ This export FAILED", style=palette.error + palette.bold)
+        alert.append("\nErrorInfo: ", style=palette.bold)
+        if job.error_info:
+            alert.append(safe_text(job.error_info, single_line=False))
+        elif job.described:
+            alert.append("(the service gave no reason)", style="italic")
+        else:
+            alert.append("(not read yet: it comes with DescribeMailboxExportJob)", style="italic")
+        parts.append(alert)
+    if not parts:
+        return None
+    return Text("\n\n").join(parts)
+
+
+def render_body(view: JobView, now: datetime, palette: Palette, width: int = 40) -> Text:
+    key = view.key
+
+    def field(label: str, value: Text | str) -> None:
+        _field(out, label, value, palette, width)
+
+    job = view.job
+    out = Text()
+    field("Region", safe_text(key.region))
+    field("Organization", safe_text(key.organization_id))
+    field("Job ID", safe_text(key.job_id))
+    if job is None:
+        out.append("\n")
+        out.append("Not read yet: the next refresh reads it.", style=palette.muted)
+        return out
+
+    mailbox = _untrusted(job.entity_id)
+    if view.name:
+        mailbox = safe_text(view.name) + Text("  ") + mailbox
+    field("Mailbox", mailbox)
+    raw_state = job.raw_state if job.raw_state is not None else job.state.value
+    field("State", safe_text(raw_state, style=palette.for_state(job.state)))
+    progress = job.estimated_progress
+    field("Progress", "—" if progress is None else f"{job.progress}%")
+    field("Description", _untrusted(job.description))
+    out.append("\n")
+    uri = job.s3_uri
+    out.append("S3 URI".ljust(_LABEL_WIDTH), style=palette.muted)
+    if uri:
+        # Its own line and no styling: easy to select by hand when the clipboard fails.
+        out.append("\n")
+        out.append(uri)
+    elif job.s3_path:
+        out.append(Text("cannot be built from S3Path ", style="dim"))
+        out.append(safe_text(job.s3_path))
+    else:
+        out.append("no S3 path yet", style="dim")
+    out.append("\n")
+    field("S3 bucket", _untrusted(job.s3_bucket_name))
+    field("S3 prefix", _not_listed(job, job.s3_prefix))
+    field("S3 path", _untrusted(job.s3_path))
+    field("Role ARN", _not_listed(job, job.role_arn))
+    field("KMS key ARN", _not_listed(job, job.kms_key_arn))
+    if job.state is not JobState.FAILED:
+        field("ErrorInfo", _not_listed(job, job.error_info))
+    out.append("\n")
+    field("Started", _when(job.start_time, now))
+    field("Ended", _when(job.end_time, now))
+    if job.state.is_final:
+        field("Duration", duration_or_eta(job, now))
+    else:
+        remaining = eta_seconds(job, now)
+        eta = "—" if remaining is None else f"{short_span(remaining)} (at the rate so far)"
+        field("ETA", eta)
+    seen = Text(relative_time(job.last_seen, now) if job.last_seen else "never")
+    if view.from_cache or view.offline or view.error is not None:
+        if job.state.is_final and view.error is None:
+            seen.append("  (from cache; a final state does not change)", style=palette.muted)
+        else:
+            seen.append("  STALE", style=palette.warning + palette.bold)
+            seen.append(" (from cache; may be out of date)", style=palette.warning)
+    field("Last seen", seen)
+    return out
+
+
+def _not_listed(job: ExportJob, value: str | None) -> Text:
+    if value:
+        return safe_text(value)
+    if not job.described:
+        return Text("— (List omits it; Describe gives it)", style="dim")
+    return Text("—", style="dim")
+
+
+def _when(value: datetime | None, now: datetime) -> Text:
+    if value is None:
+        return Text("—", style="dim")
+    return Text(f"{timestamp(value)}  ({relative_time(value, now)})")
+
+
+class DetailPane(VerticalScroll):
+    """Focusable (Enter/Tab from the table), scrolls when a job has long ARNs or errors."""
+
+    can_focus = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,tab,shift+tab",
+            "app.focus_table",
+            "Back to table",
+            show=False,
+            tooltip="Move the focus back to the job table",
+        ),
+    ]
+
+    _shown: tuple[Text, Text | None, Text] | None = None
+    _last: tuple[JobView | None, datetime, Palette] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="detail-title")
+        yield Static(id="detail-alert")
+        yield Static(id="detail-body")
+
+    def show(self, view: JobView | None, now: datetime, palette: Palette) -> None:
+        self._last = (view, now, palette)
+        if view is None:
+            self._put(Text("No job selected", style="bold"), None, Text(""))
+            return
+        width = self.scrollable_content_region.width
+        self._put(
+            render_title(view, palette),
+            render_alert(view, palette),
+            render_body(view, now, palette, width if width >= 30 else 40),
+        )
+
+    def on_resize(self) -> None:
+        # Long values go on their own line when narrow: lay them out again for the new width.
+        if self._last is not None:
+            self.show(*self._last)
+
+    def _put(self, title: Text, alert: Text | None, body: Text) -> None:
+        # Same content, no update: an update re-lays out the screen, which a key press feels.
+        shown = (title, alert, body)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.query_one("#detail-title", Static).update(title)
+        alert_widget = self.query_one("#detail-alert", Static)
+        alert_widget.display = alert is not None
+        alert_widget.update(alert if alert is not None else Text(""))
+        self.query_one("#detail-body", Static).update(body)

@@ -1,0 +1,87 @@
+"""The status line: who we talk to, where, how fresh the data is, and what refresh is doing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual.widgets import Static
+
+from wmtui.ui.safe_text import safe_text
+from wmtui.ui.widgets.cells import Palette, relative_time, short_span
+
+_SEPARATOR = " │ "
+
+
+@dataclass(frozen=True)
+class StatusInfo:
+    target: str
+    regions: Sequence[str]
+    jobs: int
+    running: int
+    shown: int
+    last_refresh: datetime | None
+    next_refresh: datetime | None
+    refreshing: bool
+    paused: bool
+    # Seconds between refreshes while backing off (None: the normal interval).
+    backoff: float | None
+    backoff_reason: str
+    unreadable: int
+    sort_label: str
+    filter_text: str
+    now: datetime
+
+
+def render_status(info: StatusInfo, palette: Palette) -> Text:
+    out = Text(no_wrap=True, overflow="ellipsis")
+    target = info.target or "?"
+    out.append(safe_text(target, limit=48))
+    # The target often names the region already ("... · region us-east-1 · ...").
+    regions = [region for region in info.regions if region not in target]
+    if regions:
+        out.append(" · ")
+        out.append(safe_text(", ".join(regions), limit=30))
+    out.append(_SEPARATOR, style=palette.muted)
+    count = f"{info.jobs} job" + ("" if info.jobs == 1 else "s")
+    if info.shown != info.jobs:
+        count = f"{info.shown} of {count}"
+    out.append(count)
+    if info.running:
+        out.append(f", {info.running} running", style=palette.accent)
+    out.append(_SEPARATOR, style=palette.muted)
+    if info.refreshing:
+        out.append("refreshing…", style=palette.accent)
+    elif info.last_refresh is not None:
+        out.append(f"refreshed {relative_time(info.last_refresh, info.now)}")
+    else:
+        out.append("not refreshed yet", style=palette.muted)
+    if info.paused:
+        out.append(" · auto-refresh ")
+        out.append("paused", style=palette.warning + palette.bold)
+        out.append(" (p)")
+    elif info.next_refresh is not None and not info.refreshing:
+        wait = (info.next_refresh - info.now).total_seconds()
+        out.append(f" · next in {short_span(wait)}")
+    if info.backoff is not None and not info.paused:
+        out.append(_SEPARATOR, style=palette.muted)
+        out.append(
+            f"backing off: every {short_span(info.backoff)} ({info.backoff_reason})",
+            style=palette.warning,
+        )
+    if info.unreadable:
+        out.append(_SEPARATOR, style=palette.muted)
+        out.append(f"! {info.unreadable} unreadable", style=palette.error + palette.bold)
+    out.append(_SEPARATOR, style=palette.muted)
+    out.append(f"sort: {info.sort_label}")
+    if info.filter_text:
+        out.append(_SEPARATOR, style=palette.muted)
+        out.append("filter: ")
+        out.append(safe_text(info.filter_text, str(palette.accent), limit=20))
+    return out
+
+
+class StatusLine(Static):
+    """One line at the top; the app sets its text."""
