@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from wmtui.aws.errors import cap, no_region_error, to_service_error
@@ -30,6 +30,7 @@ from wmtui.core.models import (
     StartRequest,
     ValidationError,
     now_utc,
+    s3_uri,
     utc,
     validate_entity_id,
     validate_job_id,
@@ -40,6 +41,7 @@ from wmtui.core.service import ErrorKind, ServiceError
 
 if TYPE_CHECKING:
     import boto3.session
+    from types_boto3_s3.client import S3Client
     from types_boto3_workmail.client import WorkMailClient
 
 __all__ = ["Boto3ExportService"]
@@ -47,6 +49,8 @@ __all__ = ["Boto3ExportService"]
 # ListMailboxExportJobs has no paginator: a page bound stops a NextToken that never ends.
 DEFAULT_MAX_LIST_PAGES = 1000
 PAGE_SIZE = 100
+# A SigV4 presigned URL is valid for at most seven days.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 # Fields from the service are untrusted; anything past the model's longest (2048) is not real.
 FIELD_LIMIT = 4096
 _CREDENTIAL_KINDS = frozenset(
@@ -127,7 +131,16 @@ def _client_token(value: str | None, operation: str) -> str:
 def _text(value: object) -> str | None:
     if value is None:
         return None
-    return cap(value if isinstance(value, str) else str(value), FIELD_LIMIT)
+    text = value if isinstance(value, str) else str(value)
+    # JSON may carry a lone surrogate, which no file or terminal can encode: shown escaped.
+    text = (
+        text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(text) else text
+    )
+    return cap(text, FIELD_LIMIT)
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _time(value: object) -> datetime | None:
@@ -236,6 +249,9 @@ class Boto3ExportService:
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[str, WorkMailClient] = {}
+        # S3 clients for presigning by (region, addressing style), with the credentials
+        # generation they were made under.
+        self._s3_clients: dict[tuple[str, str], tuple[int, S3Client]] = {}
         # Bumped when credentials failed, so parallel failures reset the session only once.
         self._generation = 0
 
@@ -558,3 +574,71 @@ class Boto3ExportService:
         return _mailbox_from(resource, "RESOURCE", "ResourceId") or Mailbox(
             entity_id=entity_id, kind="RESOURCE"
         )
+
+    # -- downloads -----------------------------------------------------------------------
+
+    def _s3_client_for(
+        self, region: str, addressing_style: Literal["virtual", "path"]
+    ) -> tuple[S3Client, int]:
+        with self._lock:
+            made = self._s3_clients.get((region, addressing_style))
+            if made is None or made[0] != self._generation:
+                from botocore.config import Config
+
+                config = Config(
+                    signature_version="s3v4",
+                    # The region's own endpoint ("auto" would sign for s3.amazonaws.com).
+                    s3={
+                        "addressing_style": addressing_style,
+                        "us_east_1_regional_endpoint": "regional",
+                    },
+                    user_agent_extra="wmtui",
+                )
+                # Never the WorkMail endpoint_url: an emulator serves no S3, and the URL is
+                # only signed here, for a machine that fetches it from S3 itself.
+                client = self._session_locked().client("s3", region_name=region, config=config)
+                made = (self._generation, client)
+                self._s3_clients[(region, addressing_style)] = made
+            return made[1], made[0]
+
+    def presign_url(self, job: ExportJob, expires_in: int) -> str:
+        """A presigned GET of the job's .zip in S3, signed locally: nothing is sent anywhere.
+
+        The key is S3Path without a leading "<bucket>/" (the rule of core's s3_uri). Credentials
+        come from the usual chain; a URL signed with temporary ones dies with them.
+        """
+        operation = "GetObject"
+        uri = s3_uri(job.s3_bucket_name, job.s3_path)
+        if uri is None or not job.s3_bucket_name:
+            raise ServiceError(
+                ErrorKind.INVALID_PARAMETER,
+                f"job {job.job_id} has no S3 path yet",
+                "wait until the export is COMPLETED and its S3Path is known",
+                operation=operation,
+            )
+        if isinstance(expires_in, bool) or not 1 <= expires_in <= MAX_PRESIGN_SECONDS:
+            raise ServiceError(
+                ErrorKind.INVALID_PARAMETER,
+                f"a presigned URL cannot last {expires_in} seconds",
+                f"choose 1 to {MAX_PRESIGN_SECONDS} seconds (seven days)",
+                operation=operation,
+            )
+        bucket = job.s3_bucket_name
+        object_key = uri[len(f"s3://{bucket}/") :]
+        region = self._resolve_region(job.key.region, operation)
+        generation = self._generation
+        try:
+            # A dotted bucket name as a host name would not match S3's TLS certificate.
+            style: Literal["virtual", "path"] = "path" if "." in bucket else "virtual"
+            client, generation = self._s3_client_for(region, style)
+            url = client.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": bucket, "Key": object_key},
+                ExpiresIn=expires_in,
+            )
+        except Exception as exc:
+            error = self._error(exc, operation, region)
+            if error.kind in _CREDENTIAL_KINDS:
+                self._forget_credentials(generation)
+            raise error from exc
+        return url

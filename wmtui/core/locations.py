@@ -93,6 +93,16 @@ def jobs_cache_path(cache: Path) -> Path:
     return cache / "jobs.json"
 
 
+def names_cache_path(cache: Path) -> Path:
+    """Who each mailbox is (wmtui.core.names.NameDirectory): disposable, rebuilt when stale."""
+    return cache / "names.json"
+
+
+def exports_dir(data: Path) -> Path:
+    """The organization-wide exports' state files: not disposable, they make a resume work."""
+    return data / "exports"
+
+
 def ensure_private_dir(path: Path) -> Path:
     """mkdir -p, each folder it creates mode 0700.
 

@@ -137,3 +137,8 @@ class ExportService(Protocol):
     def describe_mailbox(self, region: str, organization_id: str, entity_id: str) -> Mailbox:
         """DescribeUser, falling back to DescribeResource."""
         ...
+
+    def presign_url(self, job: ExportJob, expires_in: int) -> str:
+        """An HTTPS URL that downloads the job's export from S3 for `expires_in` seconds,
+        signed locally (no call is made). INVALID_PARAMETER when the job has no S3 path yet."""
+        ...

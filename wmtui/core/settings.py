@@ -26,6 +26,9 @@ MAX_INTERVAL = 86_400.0
 DEFAULT_INTERVAL = 30.0
 MAX_CONFIG_BYTES = 1024 * 1024
 MAX_UI_STATE_BYTES = 1024 * 1024
+DEFAULT_PRESIGN_EXPIRY = 3600
+# SigV4 presigned URLs live at most seven days.
+MAX_PRESIGN_EXPIRY = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,22 @@ class Settings:
     clipboard: str = "auto"  # one of CLIPBOARD_MODES
     read_only: bool = False
     demo: bool = False
+    # Seconds a presigned download URL stays valid (1 to MAX_PRESIGN_EXPIRY).
+    presign_expiry: int = DEFAULT_PRESIGN_EXPIRY
     warnings: tuple[str, ...] = ()  # problems found while loading, for the user to see
 
 
 # Settings config.toml may hold (the others are not the file's business).
-_FILE_KEYS = ("profile", "region", "endpoint_url", "interval", "bell", "clipboard", "read_only")
+_FILE_KEYS = (
+    "profile",
+    "region",
+    "endpoint_url",
+    "interval",
+    "bell",
+    "clipboard",
+    "read_only",
+    "presign_expiry",
+)
 # Tables other parts of wmtui may read from config.toml one day; not an error.
 _TOLERATED_TABLES = ("ui",)
 _OVERRIDE_KEYS = frozenset(f.name for f in fields(Settings)) - {"warnings"}
@@ -60,6 +74,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "clipboard": ("WMTUI_CLIPBOARD",),
     "read_only": ("WMTUI_READ_ONLY",),
     "bell": ("WMTUI_BELL",),
+    "presign_expiry": ("WMTUI_PRESIGN_EXPIRY",),
 }
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -130,6 +145,23 @@ def _as_clipboard(value: object) -> str:
     return value.strip().lower()
 
 
+def _as_expiry(value: object) -> int:
+    if isinstance(value, bool):
+        raise _Rejected("expected a whole number of seconds")
+    if isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise _Rejected("expected a whole number of seconds") from None
+    elif isinstance(value, int):
+        number = value
+    else:
+        raise _Rejected("expected a whole number of seconds")
+    if not 1 <= number <= MAX_PRESIGN_EXPIRY:
+        raise _Rejected(f"expected 1 to {MAX_PRESIGN_EXPIRY} seconds (seven days)")
+    return number
+
+
 _PARSERS: dict[str, Callable[[object], object]] = {
     "profile": _as_name,
     "region": _as_region,
@@ -139,6 +171,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "clipboard": _as_clipboard,
     "read_only": _as_bool,
     "demo": _as_bool,
+    "presign_expiry": _as_expiry,
 }
 
 

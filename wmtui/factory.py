@@ -1,0 +1,229 @@
+"""The one place that builds wmtui's parts: the service, the store, the demo and the app.
+
+The CLI, the tests and the screenshot script all come through here (posting's `make_posting`),
+so they run the same wiring. Nothing heavy is imported at module level: boto3 loads on the
+service's first call, textual only in `make_app`, the emulator only for the demo.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wmtui.core.cache import JobCache
+from wmtui.core.locations import jobs_cache_path, names_cache_path, watchlist_path
+from wmtui.core.names import NameDirectory
+from wmtui.core.service import ExportService
+from wmtui.core.settings import Settings
+from wmtui.core.watchlist import WatchList
+
+if TYPE_CHECKING:
+    from wmtui.emulator.server import EmulatorServer
+    from wmtui.ui.app import WmtuiApp
+
+# Static keys for the demo: the emulator accepts any signature, and the user's own
+# credentials must never be needed (or sent anywhere) to look at the demo.
+DEMO_CREDENTIALS: tuple[str, str] = ("AKIDDEMODEMODEMODEMO", "demo")
+# Emulated seconds per real second: the demo's running exports (4-12 minutes long) move
+# visibly at every 30-second refresh and finish one after another within a few minutes.
+DEMO_SPEED = 2.0
+
+# Hidden knobs for tests and slow links; not options because people should not need them.
+MAX_ATTEMPTS_ENV = "WMTUI_MAX_ATTEMPTS"
+CONNECT_TIMEOUT_ENV = "WMTUI_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV = "WMTUI_READ_TIMEOUT"
+
+
+def _env_number(name: str, default: float, environ: dict[str, str] | None = None) -> float:
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def make_service(settings: Settings) -> ExportService:
+    """The real service: boto3 against AWS, or against `settings.endpoint_url` (an emulator)."""
+    # wmtui.aws is light to import; boto3 itself loads on the first call.
+    from wmtui.aws.service import Boto3ExportService
+
+    return Boto3ExportService(
+        profile=settings.profile,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        max_attempts=int(_env_number(MAX_ATTEMPTS_ENV, 4)),
+        connect_timeout=_env_number(CONNECT_TIMEOUT_ENV, 5.0),
+        read_timeout=_env_number(READ_TIMEOUT_ENV, 10.0),
+    )
+
+
+@dataclass
+class DemoContext:
+    """The in-process emulator behind `--demo` and its throwaway folder."""
+
+    server: EmulatorServer
+    service: ExportService
+    # The settings to run with: region, endpoint and every folder point at the demo.
+    settings: Settings
+    temp_dir: Path
+    _stopped: bool = field(default=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stop(self) -> None:
+        """Stop the emulator and delete the throwaway folder. Safe to call twice."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        atexit.unregister(self.stop)
+        try:
+            self.server.stop()
+        finally:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> DemoContext:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_demo(settings: Settings) -> DemoContext:
+    """Start the demo emulator with a watch list and cache in a new temp folder.
+
+    The user's own config, watch list and cache are never read or written: every folder in
+    the returned settings is inside the temp folder.
+    """
+    from wmtui.emulator.demo import DEMO_REGION, build_demo_state, demo_job_keys
+    from wmtui.emulator.server import EmulatorServer
+    from wmtui.emulator.state import EmulatorClock
+
+    temp_dir = Path(tempfile.mkdtemp(prefix="wmtui-demo-"))
+    server: EmulatorServer | None = None
+    try:
+        state = build_demo_state(clock=EmulatorClock(speed=DEMO_SPEED))
+        server = EmulatorServer(state).start()
+        demo_settings = replace(
+            settings,
+            config_dir=temp_dir / "config",
+            cache_dir=temp_dir / "cache",
+            data_dir=temp_dir / "data",
+            region=DEMO_REGION,
+            endpoint_url=server.endpoint_url,
+            profile=None,
+            demo=True,
+        )
+        WatchList(watchlist_path(demo_settings.config_dir)).add(demo_job_keys(state))
+        from wmtui.aws.service import Boto3ExportService
+
+        service = Boto3ExportService(
+            region=DEMO_REGION,
+            endpoint_url=server.endpoint_url,
+            credentials=DEMO_CREDENTIALS,
+            connect_timeout=2.0,
+            read_timeout=5.0,
+        )
+    except BaseException:
+        if server is not None:
+            with contextlib.suppress(Exception):
+                server.stop()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    demo = DemoContext(server=server, service=service, settings=demo_settings, temp_dir=temp_dir)
+    # A safety net: a demo nobody stopped still leaves no folder and no thread behind.
+    atexit.register(demo.stop)
+    return demo
+
+
+@dataclass
+class Backend:
+    """What a command or the app works with: settings, service and the store."""
+
+    settings: Settings
+    service: ExportService
+    watchlist: WatchList
+    cache: JobCache
+    demo: DemoContext | None = None
+    _names: NameDirectory | None = field(default=None, init=False, repr=False)
+
+    @property
+    def names(self) -> NameDirectory:
+        """Who each mailbox is, cached in the cache dir; the file is read on first lookup."""
+        if self._names is None:
+            self._names = NameDirectory(names_cache_path(self.settings.cache_dir))
+        return self._names
+
+    def close(self) -> None:
+        """Stop the demo emulator if there is one. Safe to call twice."""
+        if self.demo is not None:
+            self.demo.stop()
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_backend(settings: Settings, *, service: ExportService | None = None) -> Backend:
+    """The service and store for `settings`; for `settings.demo`, the demo's throwaway ones.
+
+    `service` replaces the one that would be built (tests, screenshots). Nothing is read
+    from disk here: the watch list and cache load when asked.
+    """
+    demo: DemoContext | None = None
+    if settings.demo:
+        demo = start_demo(settings)
+        settings = demo.settings
+        if service is None:
+            service = demo.service
+    if service is None:
+        service = make_service(settings)
+    return Backend(
+        settings=settings,
+        service=service,
+        watchlist=WatchList(watchlist_path(settings.config_dir)),
+        cache=JobCache(jobs_cache_path(settings.cache_dir)),
+        demo=demo,
+    )
+
+
+def build_app(backend: Backend, *, clock: Callable[[], datetime] | None = None) -> WmtuiApp:
+    """The TUI over an opened backend; the app stops the demo emulator when it exits."""
+    from wmtui.ui.app import WmtuiApp
+
+    return WmtuiApp(
+        backend.service,
+        backend.watchlist,
+        backend.cache,
+        backend.settings,
+        clock=clock,
+        on_exit=backend.close if backend.demo is not None else None,
+    )
+
+
+def make_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    service: ExportService | None = None,
+) -> WmtuiApp:
+    """The TUI, wired to the real service (or the demo, or `service` when given)."""
+    backend = open_backend(settings, service=service)
+    try:
+        return build_app(backend, clock=clock)
+    except BaseException:
+        backend.close()
+        raise
