@@ -7,12 +7,13 @@ exception needs translating, boto3 has already been loaded by the call that fail
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from wmtui.core.models import WORKMAIL_REGIONS, ValidationError
 from wmtui.core.service import ErrorKind, ServiceError
 
-__all__ = ["MESSAGE_LIMIT", "cap", "no_region_error", "to_service_error"]
+__all__ = ["MESSAGE_LIMIT", "cap", "no_region_error", "to_service_error", "without_userinfo"]
 
 # Text from the service is untrusted: kept as a plain string (the UI sanitises it), but capped.
 MESSAGE_LIMIT = 400
@@ -96,8 +97,22 @@ def to_service_error(
     from botocore import exceptions as bx
 
     if isinstance(exc, bx.ClientError):
-        return _from_client_error(exc, operation, profile=profile, region=region)
-    return _from_botocore_error(exc, bx, operation, profile=profile, region=region)
+        error = _from_client_error(exc, operation, profile=profile, region=region)
+    else:
+        error = _from_botocore_error(exc, bx, operation, profile=profile, region=region)
+    # An endpoint URL may carry user:password@; no message shows it.
+    error.message = without_userinfo(error.message)
+    error.fix = without_userinfo(error.fix)
+    error.args = (error.message,)
+    return error
+
+
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def without_userinfo(text: str) -> str:
+    """Text fit to show: every URL in it loses its user:password@ part."""
+    return _USERINFO.sub("", text)
 
 
 def _from_botocore_error(

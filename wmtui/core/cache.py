@@ -79,7 +79,10 @@ class JobCache:
             "version": FORMAT_VERSION,
             "jobs": [jobs[key].to_dict() for key in sorted(jobs)],
         }
-        data = (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        # "replace": a lone surrogate from the service must not cost every other job's state.
+        data = (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode(
+            "utf-8", "replace"
+        )
         try:
             write_private_file(self.path, data)
         except OSError as exc:

@@ -55,8 +55,8 @@ def printable(value: object, limit: int = 80) -> str:
     text = value if isinstance(value, str) else repr(value)
     out: list[str] = []
     for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(ch.encode("unicode_escape").decode("ascii"))
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            out.append(ch.encode("unicode_escape", "backslashreplace").decode("ascii"))
         else:
             out.append(ch)
     joined = "".join(out)
@@ -174,11 +174,12 @@ def s3_uri(bucket: str | None, path: str | None) -> str | None:
     """
     if not path or not S3_PATH_PATTERN.fullmatch(path):
         return None
-    if bucket and S3_BUCKET_PATTERN.fullmatch(bucket):
-        if path.startswith(bucket + "/"):
-            return "s3://" + path
-        return "s3://" + bucket + "/" + path.lstrip("/")
-    return None
+    if not bucket or not S3_BUCKET_PATTERN.fullmatch(bucket):
+        return None
+    key = path[len(bucket) + 1 :] if path.startswith(bucket + "/") else path
+    key = key.lstrip("/")
+    # A path of "/" or "bucket/" names no object: there is nothing to copy.
+    return "s3://" + bucket + "/" + key if key else None
 
 
 # The API's field names for each attribute, used for the cache and for `--json` output.

@@ -30,12 +30,14 @@ The rules (issue 2 section 4, issue 5 item 1):
 from __future__ import annotations
 
 import math
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
@@ -300,6 +302,58 @@ class _Outcome:
     skipped: bool = False
 
 
+_T = TypeVar("_T")
+
+
+class _DaemonPool:
+    """A small thread pool whose threads never hold up the interpreter's exit.
+
+    ThreadPoolExecutor joins its threads when Python exits, so one call hung on a dead network
+    would keep a quitting app alive until its read timeout. Answers of abandoned calls are dropped.
+    """
+
+    def __init__(self, max_workers: int, name: str) -> None:
+        self._max_workers = max_workers
+        self._name = name
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        self._queue.put((future, lambda: fn(*args)))
+        if len(self._threads) < self._max_workers:
+            thread = threading.Thread(
+                target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        return future
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, call = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; threads busy with a call end when it returns."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].cancel()
+        for _ in self._threads:
+            self._queue.put(None)
+
+
 class _RefreshRun:
     """One run of a plan: the pool, the shared stop flags and the result being built."""
 
@@ -330,20 +384,18 @@ class _RefreshRun:
         # Touched by the run loop's thread only.
         self.scheduled: set[JobKey] = set()
         self.pending: set[Future[_Outcome]] = set()
-        self.pool: ThreadPoolExecutor | None = None
+        self.pool: _DaemonPool | None = None
 
     def execute(self, max_workers: int) -> RefreshResult:
         if not self.plan.is_empty and not self._check_cancelled():
-            self.pool = ThreadPoolExecutor(
-                max_workers=max(1, max_workers), thread_name_prefix="wmtui-refresh"
-            )
+            self.pool = _DaemonPool(max(1, max_workers), "wmtui-refresh")
             try:
                 self._loop()
             except Exception as exc:  # a bug here must not kill the UI's worker
                 self._set_global(_unexpected(exc, None))
             finally:
                 # Queued calls are dropped; calls in flight are not waited for once cancelled.
-                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool.shutdown()
         with self.lock:
             self.result.calls = Counter(self.calls)
         self.result.cancelled = self.cancelled
