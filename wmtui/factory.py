@@ -204,6 +204,9 @@ def build_app(backend: Backend, *, clock: Callable[[], datetime] | None = None) 
     """The TUI over an opened backend; the app stops the demo emulator when it exits."""
     from wmtui.ui.app import WmtuiApp
 
+    if clock is None and backend.demo is not None:
+        # The demo's WorkMail runs faster than the wall clock: ages and ETAs follow its clock.
+        clock = backend.demo.server.state.clock.now
     return WmtuiApp(
         backend.service,
         backend.watchlist,
