@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -137,6 +137,17 @@ def _text(value: object) -> str | None:
         text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(text) else text
     )
     return cap(text, FIELD_LIMIT)
+
+
+def _parse_timestamp(value: object) -> datetime:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    from botocore.utils import parse_timestamp
+
+    return parse_timestamp(str(value))
 
 
 def _has_surrogate(text: str) -> bool:
@@ -323,6 +334,10 @@ class Boto3ExportService:
                 self._session = boto3.session.Session(
                     profile_name=self._profile, region_name=self._region
                 )
+            # Epoch timestamps straight to UTC: botocore's default goes through dateutil's
+            # local zone, about half the CPU of reading a page of 100 jobs.
+            factory = self._session._session.get_component("response_parser_factory")
+            factory.set_parser_defaults(timestamp_parser=_parse_timestamp)
         return self._session
 
     def _client_for(self, region: str) -> tuple[WorkMailClient, int]:

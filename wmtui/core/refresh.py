@@ -42,6 +42,10 @@ from typing import Any, TypeVar
 from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 
+# As many calls at once as the AWS layer keeps connections for (Boto3ExportService: 16), so
+# ten organizations are swept in one round of latency.
+DEFAULT_WORKERS = 16
+
 LIST_OPERATION = "ListMailboxExportJobs"
 DESCRIBE_OPERATION = "DescribeMailboxExportJob"
 # ListMailboxExportJobs returns only jobs started in the last seven days.
@@ -230,7 +234,7 @@ class RefreshPlanner:
         watched: Sequence[JobKey],
         known: Mapping[JobKey, ExportJob],
         *,
-        max_workers: int = 8,
+        max_workers: int = DEFAULT_WORKERS,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> RefreshResult:
         """Make the plan's calls. Never raises; `is_cancelled` is called from worker threads."""
@@ -244,7 +248,7 @@ class RefreshPlanner:
         known: Mapping[JobKey, ExportJob],
         force: Collection[JobKey] = (),
         *,
-        max_workers: int = 8,
+        max_workers: int = DEFAULT_WORKERS,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> RefreshResult:
         """Plan and run one tick."""
@@ -269,7 +273,7 @@ def run_refresh(
     force: Collection[JobKey] = (),
     *,
     planner: RefreshPlanner | None = None,
-    max_workers: int = 8,
+    max_workers: int = DEFAULT_WORKERS,
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> RefreshResult:
     """One tick with `planner` (a fresh one if None: for a one-off like `wmtui status`)."""

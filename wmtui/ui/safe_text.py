@@ -76,6 +76,10 @@ def sanitize(value: object, *, single_line: bool = True, limit: int | None = Non
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    # isprintable() is False for every category escaped below and for newlines: the common case
+    # of plain text skips the per-character walk (it dominates start-up with 10,000 rows).
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        return text
     pieces = _pieces(text, single_line)
     if limit is None:
         return "".join(pieces)
