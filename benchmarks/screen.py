@@ -1,0 +1,548 @@
+"""Item 3: applying a refresh to the screen, and a key press while one is applied.
+
+The real app (built by wmtui.factory.make_app) runs headless with `run_test()`, 10,000 watched
+jobs from its cache, over an in-process service that answers like the emulator would (so the
+start-up refresh changes nothing). Each applied refresh changes 1,000 rows (10%): the progress
+of the jobs that run. Timestamps are taken inside the app's event loop:
+
+* apply: the app's own `on_refresh_finished` handler called on the UI thread, timed;
+* to paint: from a worker thread posting the RefreshFinished message, as the refresh worker
+  does, to the next screen update after the table was synced;
+* key: a cursor-down key posted from another thread (as the terminal driver does) at a random
+  moment while a refresh is being applied, to the first screen update after the table's
+  cursor moved. The same without a refresh, side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import Options, Section, median, ms, percentile, ratio
+from benchmarks.world import World, build_world
+from wmtui.core.cache import JobCache
+from wmtui.core.locations import jobs_cache_path, watchlist_path
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, Organization, StartRequest
+from wmtui.core.refresh import RefreshResult
+from wmtui.core.service import ErrorKind, ServiceError
+from wmtui.core.settings import Settings
+from wmtui.core.watchlist import WatchList
+
+ROWS = 10_000
+# 100 organizations x 100 jobs, 10 running in each: 1,000 rows (10%) change per refresh.
+ORGANIZATIONS = 100
+APPLY_TARGET = 0.100
+KEY_TARGET = 0.050
+SIZE = (120, 40)
+
+
+class AnsweringService:
+    """An ExportService that answers at once with what the world holds (no wire)."""
+
+    def __init__(self, world: World) -> None:
+        self._jobs = dict(world.known)
+        self._by_org: dict[tuple[str, str], list[ExportJob]] = {}
+        for key, job in world.known.items():
+            self._by_org.setdefault((key.region, key.organization_id), []).append(job)
+
+    @property
+    def target(self) -> str:
+        return "benchmark (in-process)"
+
+    def describe_job(self, key: JobKey) -> ExportJob:
+        try:
+            return self._jobs[key]
+        except KeyError:
+            raise ServiceError(ErrorKind.JOB_NOT_FOUND, f"no job {key}") from None
+
+    def list_jobs(self, region: str, organization_id: str) -> list[ExportJob]:
+        return list(self._by_org.get((region, organization_id), []))
+
+    def _unused(self, operation: str) -> ServiceError:
+        return ServiceError(ErrorKind.OTHER, f"{operation} is not part of the benchmark")
+
+    def start_job(self, region: str, organization_id: str, request: StartRequest) -> JobKey:
+        raise self._unused("StartMailboxExportJob")
+
+    def cancel_job(self, key: JobKey, client_token: str | None = None) -> None:
+        raise self._unused("CancelMailboxExportJob")
+
+    def list_organizations(self, region: str) -> list[Organization]:
+        raise self._unused("ListOrganizations")
+
+    def list_mailboxes(self, region: str, organization_id: str) -> list[Mailbox]:
+        raise self._unused("ListUsers")
+
+    def describe_mailbox(self, region: str, organization_id: str, entity_id: str) -> Mailbox:
+        raise self._unused("DescribeUser")
+
+    def presign_url(self, job: ExportJob, expires_in: int) -> str:
+        raise self._unused("presigning")
+
+
+@dataclass
+class Timeline:
+    """Screen updates and cursor moves, stamped inside the app's event loop."""
+
+    displays: list[float] = field(default_factory=list)
+    cursor_moves: list[float] = field(default_factory=list)
+    syncs: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stamp(self, series: list[float]) -> None:
+        with self.lock:
+            series.append(time.perf_counter())
+
+    def first_after(self, series: list[float], moment: float) -> float | None:
+        with self.lock:
+            return next((t for t in series if t > moment), None)
+
+    def wait_after(self, series: list[float], moment: float, timeout: float = 10.0) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            found = self.first_after(series, moment)
+            if found is not None:
+                return found
+            time.sleep(0.0005)
+        raise TimeoutError("the app did not update the screen in time")
+
+
+@dataclass
+class GcWatch:
+    """Garbage-collector pauses (any thread), from gc.callbacks: (generation, start, seconds)."""
+
+    pauses: list[tuple[int, float, float]] = field(default_factory=list)
+    _started: float = 0.0
+
+    def callback(self, phase: str, info: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+        else:
+            self.pauses.append((int(info["generation"]), self._started, now - self._started))
+
+    def within(self, begin: float, end: float, generation: int = 2) -> list[float]:
+        return [d for g, t, d in self.pauses if g == generation and begin <= t <= end]
+
+
+@contextmanager
+def _gc_watch(watch: GcWatch) -> Iterator[None]:
+    gc.callbacks.append(watch.callback)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(watch.callback)
+
+
+@contextmanager
+def _display_stamps(timeline: Timeline) -> Iterator[None]:
+    """Stamp every screen update the app makes (Textual's App._display, patched for the run)."""
+    from textual.app import App
+
+    original = App._display
+
+    def display(self: Any, screen: Any, renderable: Any) -> None:
+        original(self, screen, renderable)
+        if renderable is not None and not self._batch_count:
+            timeline.stamp(timeline.displays)
+
+    App._display = display  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        App._display = original  # type: ignore[method-assign]
+
+
+def _progressed(world: World, step: int) -> RefreshResult:
+    """A refresh in which every running job moved on: 10% of the rows change."""
+    jobs: dict[JobKey, ExportJob] = {}
+    for key, job in world.known.items():
+        if job.state is JobState.RUNNING:
+            progress = ((job.estimated_progress or 0) + step) % 99 + 1
+            jobs[key] = replace(job, estimated_progress=progress)
+    calls = Counter({"ListMailboxExportJobs": ORGANIZATIONS})
+    return RefreshResult(jobs=jobs, calls=calls, finished_at=world.clock.now())
+
+
+@dataclass
+class ScreenFigures:
+    apply: list[float] = field(default_factory=list)
+    to_sync: list[float] = field(default_factory=list)
+    to_paint: list[float] = field(default_factory=list)
+    key_busy: list[float] = field(default_factory=list)
+    key_busy_handled: list[float] = field(default_factory=list)
+    key_idle: list[float] = field(default_factory=list)
+    key_frozen: list[float] = field(default_factory=list)
+    # Key presses during a refresh whose wait held a full (generation 2) collection.
+    key_with_full_gc: int = 0
+    gc_pauses: list[tuple[int, float, float]] = field(default_factory=list)
+    tracked_objects: int = 0
+    # Time inside parts of the handler (diagnostic), by part name.
+    parts: dict[str, list[float]] = field(default_factory=dict)
+    changed_rows: int = 0
+    rows: int = 0
+    start_seconds: float = 0.0
+
+
+async def _wait_quiet(app: Any) -> None:
+    """Until the cache writes the last refresh started are done (they run in threads)."""
+    for _ in range(2000):
+        busy = [w for w in app.workers if w.group == "cache" and not w.is_finished]
+        if not busy and not app.refreshing:
+            return
+        await asyncio.sleep(0.005)
+
+
+async def _measure(world: World, settings: Settings, options: Options) -> ScreenFigures:
+    from textual import events
+
+    from wmtui.factory import make_app
+    from wmtui.ui.messages import RefreshFinished
+    from wmtui.ui.widgets.job_table import JobTable
+
+    figures = ScreenFigures()
+    timeline = Timeline()
+    service = AnsweringService(world)
+    app = make_app(settings, clock=world.clock.now, service=service)
+    started = time.perf_counter()
+    with _display_stamps(timeline):
+        async with app.run_test(size=SIZE) as pilot:
+            figures.start_seconds = time.perf_counter() - started
+            await _wait_quiet(app)
+            await pilot.pause()
+            table = app.query_one(JobTable)
+            figures.rows = table.row_count
+
+            moves = table.action_cursor_down
+
+            def cursor_down() -> None:
+                moves()
+                timeline.stamp(timeline.cursor_moves)
+
+            # The instance's action: Textual looks actions up with getattr on the widget.
+            table.action_cursor_down = cursor_down  # type: ignore[method-assign]
+
+            sync = table.sync
+
+            def timed_sync(*args: Any, **kwargs: Any) -> None:
+                sync(*args, **kwargs)
+                timeline.stamp(timeline.syncs)
+
+            table.sync = timed_sync  # type: ignore[method-assign]
+
+            step = 0
+            trials = 5 if options.quick else 15
+            # The handler itself, on the UI thread.
+            for _ in range(trials):
+                step += 1
+                result = _progressed(world, step)
+                figures.changed_rows = len(result.jobs)
+                message = RefreshFinished(result)
+                begun = time.perf_counter()
+                app.on_refresh_finished(message)
+                figures.apply.append(time.perf_counter() - begun)
+                await _wait_quiet(app)
+                await pilot.pause()
+
+            # Where the handler's time goes: its parts, timed through instance attributes.
+            restore = _time_parts(app, table, figures.parts)
+            for _ in range(3 if options.quick else 5):
+                step += 1
+                app.on_refresh_finished(RefreshFinished(_progressed(world, step)))
+                await _wait_quiet(app)
+                await pilot.pause()
+            restore()
+
+            # Posted from a thread, as the refresh worker does, to the next screen update.
+            loop = asyncio.get_running_loop()
+            for _ in range(trials):
+                step += 1
+                result = _progressed(world, step)
+
+                def post(result: RefreshResult = result) -> tuple[float, float]:
+                    begun = time.perf_counter()
+                    app.post_message(RefreshFinished(result))
+                    synced = timeline.wait_after(timeline.syncs, begun)
+                    painted = timeline.wait_after(timeline.displays, synced)
+                    return synced - begun, painted - begun
+
+                synced, painted = await loop.run_in_executor(None, post)
+                figures.to_sync.append(synced)
+                figures.to_paint.append(painted)
+                await _wait_quiet(app)
+                await pilot.pause()
+
+            # A cursor-down key arriving while a refresh is being applied, and without one.
+            rng = random.Random(5)
+            spread = median(figures.apply)
+            presses = 20 if options.quick else 60
+
+            def press(result: RefreshResult | None) -> tuple[float, float]:
+                if result is not None:
+                    app.post_message(RefreshFinished(result))
+                    # Land somewhere inside the handler's run.
+                    time.sleep(rng.uniform(0.0, spread * 0.8))
+                key = events.Key("down", None)
+                key.set_sender(app)
+                begun = time.perf_counter()
+                app.post_message(key)
+                moved = timeline.wait_after(timeline.cursor_moves, begun)
+                painted = timeline.wait_after(timeline.displays, moved)
+                return moved - begun, painted - begun
+
+            figures.tracked_objects = len(gc.get_objects())
+            watch = GcWatch()
+            with _gc_watch(watch):
+                for _ in range(presses):
+                    step += 1
+                    result = _progressed(world, step)
+                    begun = time.perf_counter()
+                    handled, painted = await loop.run_in_executor(None, press, result)
+                    figures.key_busy_handled.append(handled)
+                    figures.key_busy.append(painted)
+                    if watch.within(begun, time.perf_counter()):
+                        figures.key_with_full_gc += 1
+                    await _wait_quiet(app)
+                    await pilot.pause()
+                    _, painted = await loop.run_in_executor(None, press, None)
+                    figures.key_idle.append(painted)
+                    await pilot.pause()
+            figures.gc_pauses = watch.pauses
+
+            # Diagnostic: the same with every object alive now moved out of the collector's
+            # reach (gc.freeze), as an app could do once its table is loaded.
+            gc.freeze()
+            try:
+                for _ in range(max(10, presses // 3)):
+                    step += 1
+                    result = _progressed(world, step)
+                    _, painted = await loop.run_in_executor(None, press, result)
+                    figures.key_frozen.append(painted)
+                    await _wait_quiet(app)
+                    await pilot.pause()
+            finally:
+                gc.unfreeze()
+            table.sync = sync  # type: ignore[method-assign]
+            table.action_cursor_down = moves  # type: ignore[method-assign]
+    return figures
+
+
+_ROW_CELLS = "    in it: WmtuiApp._row_cells, all calls"
+# Parts of WmtuiApp.on_refresh_finished worth timing: (owner, attribute, label). Private names
+# of the app, so each is timed only if it still exists.
+_PARTS = (
+    ("app", "_merge", "WmtuiApp._merge"),
+    ("app", "_sync_table", "WmtuiApp._sync_table"),
+    ("app", "_visible_order", "  in it: WmtuiApp._visible_order (sort)"),
+    ("table", "sync", "  in it: JobTable.sync"),
+    ("app", "_row_cells", _ROW_CELLS),
+    ("app", "_update_detail", "  in it: WmtuiApp._update_detail"),
+    ("app", "_update_status", "WmtuiApp._update_status, all calls"),
+    ("app", "_update_banner", "WmtuiApp._update_banner"),
+    ("app", "_save_cache", "WmtuiApp._save_cache (starts the writer)"),
+    ("app", "_schedule_next", "WmtuiApp._schedule_next"),
+)
+
+
+def _undoer(owner: Any, attribute: str, original: Any) -> Callable[[], None]:
+    """Puts back an instance attribute that was wrapped, or removes the wrapper."""
+    had_own = attribute in vars(owner)
+
+    def undo() -> None:
+        if had_own:
+            setattr(owner, attribute, original)
+        else:
+            delattr(owner, attribute)
+
+    return undo
+
+
+def _time_parts(app: Any, table: Any, parts: dict[str, list[float]]) -> Callable[[], None]:
+    """Wrap the handler's parts to add up their time per handler call; returns the undo."""
+    owners = {"app": app, "table": table}
+    current: dict[str, float] = {}
+    undo: list[Callable[[], None]] = []
+    for owner_name, attribute, label in _PARTS:
+        owner = owners[owner_name]
+        original = getattr(owner, attribute, None)
+        if not callable(original):
+            continue
+
+        def timed(
+            *args: Any, _original: Callable[..., Any] = original, _label: str = label, **kw: Any
+        ) -> Any:
+            begun = time.perf_counter()
+            try:
+                return _original(*args, **kw)
+            finally:
+                current[_label] = current.get(_label, 0.0) + time.perf_counter() - begun
+
+        setattr(owner, attribute, timed)
+        undo.append(_undoer(owner, attribute, original))
+
+    handler = app.on_refresh_finished
+
+    def on_refresh_finished(message: Any) -> None:
+        current.clear()
+        handler(message)
+        for label, seconds in current.items():
+            parts.setdefault(label, []).append(seconds)
+
+    undo.append(_undoer(app, "on_refresh_finished", handler))
+    app.on_refresh_finished = on_refresh_finished
+
+    def restore() -> None:
+        for step in reversed(undo):
+            step()
+
+    return restore
+
+
+def _prepare(root: Path, world: World) -> Settings:
+    settings = Settings(
+        config_dir=root / "config",
+        cache_dir=root / "cache",
+        data_dir=root / "data",
+        region="us-east-1",
+        interval=3600.0,
+        bell=False,
+        clipboard="off",
+    )
+    WatchList(watchlist_path(settings.config_dir)).add(world.watched)
+    JobCache(jobs_cache_path(settings.cache_dir)).save(world.known)
+    return settings
+
+
+def run(options: Options, log: Callable[[str], None]) -> list[Section]:
+    began = time.perf_counter()
+    world = build_world(ROWS, ORGANIZATIONS)
+    root = Path(tempfile.mkdtemp(prefix="wmtui-bench-screen-"))
+    try:
+        settings = _prepare(root, world)
+        figures = asyncio.run(_measure(world, settings, options))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    log(f"  apply {ms(median(figures.apply))}, key p95 {ms(percentile(figures.key_busy, 0.95))}")
+    section = Section(
+        3,
+        "Applying a refresh to the screen",
+        ["figure", "median", "p95", "max", "samples", "target"],
+    )
+
+    def row(name: str, values: list[float], target: str = "") -> None:
+        section.rows.append(
+            [
+                name,
+                ms(median(values)),
+                ms(percentile(values, 0.95)),
+                ms(max(values)),
+                str(len(values)),
+                target,
+            ]
+        )
+
+    row(
+        "apply: on_refresh_finished on the UI thread",
+        figures.apply,
+        f"median <= {ms(APPLY_TARGET)}",
+    )
+    for label in [label for _, _, label in _PARTS if label in figures.parts]:
+        values = figures.parts[label]
+        section.rows.append(["  " + label, ms(median(values)), "", "", str(len(values)), ""])
+    row("worker posts the result -> table synced", figures.to_sync)
+    row("worker posts the result -> table synced and painted", figures.to_paint)
+    row("cursor-down during a refresh -> cursor moved", figures.key_busy_handled)
+    row("cursor-down during a refresh -> painted", figures.key_busy, f"p95 <= {ms(KEY_TARGET)}")
+    row("cursor-down, no refresh -> painted (baseline)", figures.key_idle)
+    row("cursor-down during a refresh -> painted, gc.freeze() (diagnostic)", figures.key_frozen)
+    apply = median(figures.apply)
+    key = percentile(figures.key_busy, 0.95)
+    section.check(
+        "apply a refresh, 10,000 rows, 10% changed (median)",
+        ms(apply),
+        f"<= {ms(APPLY_TARGET)}",
+        apply <= APPLY_TARGET,
+        "" if apply <= APPLY_TARGET else _apply_why(figures),
+    )
+    section.check(
+        "cursor-down while a refresh is applied (p95)",
+        ms(key),
+        f"<= {ms(KEY_TARGET)}",
+        key <= KEY_TARGET,
+        "" if key <= KEY_TARGET else _key_why(figures),
+    )
+    section.notes += [
+        f"{figures.rows:,} rows in the table ({ROWS:,} watched jobs in {ORGANIZATIONS} "
+        f"organizations, from the cache); each refresh changes {figures.changed_rows:,} rows "
+        "(the progress of every running job). Headless `run_test(size=(120, 40))`.",
+        "The indented rows under 'apply' split the handler's time by part (diagnostic: the "
+        "app's methods wrapped on the instance while those calls are timed; '_update_status, "
+        "all calls' adds up every call within one handler run).",
+        "Screen updates are stamped in Textual's App._display (called for every update, "
+        "headless or not); the cursor move in the table's cursor-down action.",
+        f"A key during a refresh is posted at a random moment within the first 80% of the "
+        f"median apply time after the RefreshFinished message; the baseline posts one with "
+        f"nothing else queued. Key latency during a refresh is "
+        f"{ratio(percentile(figures.key_busy, 0.95), percentile(figures.key_idle, 0.95))} "
+        "the baseline at p95.",
+        _gc_note(figures, len(figures.key_busy)),
+        f"The app took {ms(figures.start_seconds)} to start under run_test with "
+        f"{figures.rows:,} cached rows.",
+    ]
+    section.seconds = time.perf_counter() - began
+    return [section]
+
+
+def _part(figures: ScreenFigures, label: str) -> str:
+    values = figures.parts.get(label)
+    return ms(median(values)) if values else "n/a"
+
+
+def _apply_why(figures: ScreenFigures) -> str:
+    return (
+        f"the handler's time is mostly JobTable.sync ({_part(figures, '  in it: JobTable.sync')}"
+        f", of which building the changed rows' cells {_part(figures, _ROW_CELLS)}); "
+        f"_merge {_part(figures, 'WmtuiApp._merge')}"
+    )
+
+
+def _key_why(figures: ScreenFigures) -> str:
+    full = [d for g, _, d in figures.gc_pauses if g == 2]
+    longest = f", up to {ms(max(full))}" if full else ""
+    return (
+        f"the key waits on the UI thread for the rest of the handler (median "
+        f"{ms(median(figures.apply))}), the repaint of the changed table (synced -> painted "
+        f"{ms(median(figures.to_paint) - median(figures.to_sync))} median) and garbage "
+        f"collection ({figures.key_with_full_gc} of {len(figures.key_busy)} presses waited "
+        f"through a full collection{longest})"
+    )
+
+
+def _gc_note(figures: ScreenFigures, presses: int) -> str:
+    """What the garbage collector cost while keys were pressed during refreshes."""
+    parts = []
+    for generation in (0, 1, 2):
+        pauses = [d for g, _, d in figures.gc_pauses if g == generation]
+        if pauses:
+            parts.append(
+                f"generation {generation}: {len(pauses)} collections, {ms(sum(pauses))} in all, "
+                f"longest {ms(max(pauses))}"
+            )
+    return (
+        f"Garbage collection during the {presses} key presses under a refresh (and their "
+        f"baselines), {figures.tracked_objects:,} objects tracked: {'; '.join(parts) or 'none'}. "
+        f"{figures.key_with_full_gc} of the {presses} presses waited through a full "
+        "(generation 2) collection. The gc.freeze() row repeats the presses under a refresh "
+        "after gc.freeze() (benchmark only), to show that share."
+    )
