@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -19,8 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from wmtui.aws.errors import cap, no_region_error, to_service_error
 from wmtui.core.models import (
-    S3_BUCKET_PATTERN,
-    S3_PATH_PATTERN,
     WORKMAIL_REGIONS,
     ExportJob,
     JobKey,
@@ -32,10 +29,16 @@ from wmtui.core.models import (
     now_utc,
     s3_uri,
     utc,
+    validate_client_token,
+    validate_description,
     validate_entity_id,
     validate_job_id,
+    validate_kms_key_arn,
     validate_organization_id,
     validate_region,
+    validate_role_arn,
+    validate_s3_bucket,
+    validate_s3_prefix,
 )
 from wmtui.core.service import ErrorKind, ServiceError
 
@@ -62,13 +65,6 @@ _CREDENTIAL_KINDS = frozenset(
     }
 )
 
-# StartMailboxExportJob input rules from botocore's model that core has no validator for.
-_ARN_RULES = {
-    "role ARN": ("iam", "an IAM role ARN such as arn:aws:iam::123456789012:role/WorkMailExport"),
-    "KMS key ARN": ("kms", "a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/…"),
-}
-_ARN_TAIL = r"[a-z0-9-]*:[a-z0-9-]+:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}"
-
 _T = TypeVar("_T")
 
 
@@ -80,51 +76,10 @@ def _validated(check: Callable[[], _T], operation: str) -> _T:
         raise to_service_error(exc, operation) from exc
 
 
-def _validate_arn(what: str, value: str) -> str:
-    service, example = _ARN_RULES[what]
-    if not isinstance(value, str) or not 20 <= len(value) <= 2048:
-        raise ValidationError(what, value, f"must be 20 to 2048 characters: {example}")
-    if not re.fullmatch(f"arn:aws:{service}:{_ARN_TAIL}", value):
-        raise ValidationError(what, value, f"must be {example}")
-    return value
-
-
-def _validate_bucket(value: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 63:
-        raise ValidationError("S3 bucket", value, "must be 1 to 63 characters")
-    if not S3_BUCKET_PATTERN.fullmatch(value):
-        raise ValidationError("S3 bucket", value, "may hold only letters, digits, '.' and '-'")
-    return value
-
-
-def _validate_prefix(value: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 1023:
-        raise ValidationError("S3 prefix", value, "must be 1 to 1023 characters")
-    if not S3_PATH_PATTERN.fullmatch(value):
-        raise ValidationError(
-            "S3 prefix", value, "may hold only letters, digits and ! _ . * ' ( ) / -"
-        )
-    return value
-
-
-def _validate_description(value: str) -> str:
-    if not isinstance(value, str) or len(value) > 1023:
-        raise ValidationError("description", value, "must be at most 1023 characters")
-    return value
-
-
-def _validate_client_token(value: str) -> str:
-    if not isinstance(value, str) or not 1 <= len(value) <= 128:
-        raise ValidationError("client token", value, "must be 1 to 128 characters")
-    if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
-        raise ValidationError("client token", value, "may hold only printable ASCII without spaces")
-    return value
-
-
 def _client_token(value: str | None, operation: str) -> str:
     if value is None:
         return str(uuid.uuid4())
-    return _validated(lambda: _validate_client_token(value), operation)
+    return _validated(lambda: validate_client_token(value), operation)
 
 
 # Tolerant readers for answers: never crash on a missing or odd value.
@@ -484,12 +439,12 @@ class Boto3ExportService:
             params = {
                 "OrganizationId": validate_organization_id(organization_id),
                 "EntityId": validate_entity_id(request.entity_id),
-                "S3BucketName": _validate_bucket(request.s3_bucket_name),
-                "S3Prefix": _validate_prefix(request.s3_prefix),
-                "RoleArn": _validate_arn("role ARN", request.role_arn),
-                "KmsKeyArn": _validate_arn("KMS key ARN", request.kms_key_arn),
+                "S3BucketName": validate_s3_bucket(request.s3_bucket_name),
+                "S3Prefix": validate_s3_prefix(request.s3_prefix),
+                "RoleArn": validate_role_arn(request.role_arn),
+                "KmsKeyArn": validate_kms_key_arn(request.kms_key_arn),
             }
-            if _validate_description(request.description):
+            if validate_description(request.description):
                 params["Description"] = request.description
             return params
 

@@ -77,8 +77,6 @@ from wmtui.core.locations import (
     write_private_file,
 )
 from wmtui.core.models import (
-    S3_BUCKET_PATTERN,
-    S3_PATH_PATTERN,
     ExportJob,
     JobKey,
     JobState,
@@ -89,8 +87,12 @@ from wmtui.core.models import (
     printable,
     s3_uri,
     utc,
+    validate_kms_key_arn,
     validate_organization_id,
     validate_region,
+    validate_role_arn,
+    validate_s3_bucket,
+    validate_s3_prefix,
 )
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 
@@ -207,19 +209,10 @@ class ExportSpec:
         """Check every field against the API's rules before any call; raises ValidationError."""
         validate_region(self.region, endpoint_url=endpoint_url)
         validate_organization_id(self.organization_id)
-        if not 1 <= len(self.bucket) <= 63 or not S3_BUCKET_PATTERN.fullmatch(self.bucket):
-            raise ValidationError(
-                "S3 bucket", self.bucket, "must be 1 to 63 letters, digits, '.' or '-'"
-            )
-        if not 1 <= len(self.prefix) <= 1023 or not S3_PATH_PATTERN.fullmatch(self.prefix):
-            raise ValidationError(
-                "S3 prefix",
-                self.prefix,
-                "must be 1 to 1023 letters, digits or ! _ . * ' ( ) / -",
-            )
-        for what, value in (("role ARN", self.role_arn), ("KMS key ARN", self.kms_key_arn)):
-            if not 20 <= len(value) <= 2048 or not value.startswith("arn:"):
-                raise ValidationError(what, value, "must be an ARN of 20 to 2048 characters")
+        validate_s3_bucket(self.bucket)
+        validate_s3_prefix(self.prefix)
+        validate_role_arn(self.role_arn)
+        validate_kms_key_arn(self.kms_key_arn)
         if len(self.job_description) > 1023:
             raise ValidationError(
                 "description", self.description, "must be at most 1023 characters"

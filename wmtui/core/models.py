@@ -127,6 +127,61 @@ def validate_region(value: str, *, endpoint_url: str | None = None) -> str:
     return value
 
 
+_ARN_TAIL = r"[a-z0-9-]*:[a-z0-9-]+:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}"
+ROLE_ARN_PATTERN = re.compile("arn:aws:iam:" + _ARN_TAIL)
+KMS_KEY_ARN_PATTERN = re.compile("arn:aws:kms:" + _ARN_TAIL)
+ROLE_ARN_EXAMPLE = "arn:aws:iam::123456789012:role/WorkMailExport"
+KMS_KEY_ARN_EXAMPLE = "arn:aws:kms:us-east-1:123456789012:key/…"
+
+
+def _validate_arn(what: str, value: str, pattern: re.Pattern[str], example: str) -> str:
+    if not isinstance(value, str) or not 20 <= len(value) <= 2048:
+        raise ValidationError(what, value, f"must be 20 to 2048 characters, such as {example}")
+    if not pattern.fullmatch(value):
+        raise ValidationError(what, value, f"must be an ARN such as {example}")
+    return value
+
+
+def validate_role_arn(value: str) -> str:
+    return _validate_arn("role ARN", value, ROLE_ARN_PATTERN, ROLE_ARN_EXAMPLE)
+
+
+def validate_kms_key_arn(value: str) -> str:
+    return _validate_arn("KMS key ARN", value, KMS_KEY_ARN_PATTERN, KMS_KEY_ARN_EXAMPLE)
+
+
+def validate_s3_bucket(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 63:
+        raise ValidationError("S3 bucket", value, "must be 1 to 63 characters")
+    if not S3_BUCKET_PATTERN.fullmatch(value):
+        raise ValidationError("S3 bucket", value, "may hold only letters, digits, '.' and '-'")
+    return value
+
+
+def validate_s3_prefix(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 1023:
+        raise ValidationError("S3 prefix", value, "must be 1 to 1023 characters")
+    if not S3_PATH_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "S3 prefix", value, "may hold only letters, digits and ! _ . * ' ( ) / -"
+        )
+    return value
+
+
+def validate_description(value: str) -> str:
+    if not isinstance(value, str) or len(value) > 1023:
+        raise ValidationError("description", value, "must be at most 1023 characters")
+    return value
+
+
+def validate_client_token(value: str) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 128:
+        raise ValidationError("client token", value, "must be 1 to 128 characters")
+    if any(not 0x21 <= ord(ch) <= 0x7E for ch in value):
+        raise ValidationError("client token", value, "may hold only printable ASCII without spaces")
+    return value
+
+
 @dataclass(frozen=True, order=True)
 class JobKey:
     """What identifies a watched job: a job ID is unique only within its organization."""
