@@ -23,12 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from textual.widgets import TextArea  # noqa: E402
+import threading  # noqa: E402
 
+from textual.widgets import Input, TextArea  # noqa: E402
+
+from wmtui.core.export_org import ExportSpec  # noqa: E402
 from wmtui.core.models import JobKey, JobState  # noqa: E402
 from wmtui.core.service import ExportService  # noqa: E402
 from wmtui.core.settings import Settings  # noqa: E402
-from wmtui.emulator.demo import DEMO_REGION, build_demo_state, demo_job_keys  # noqa: E402
+from wmtui.emulator.demo import (  # noqa: E402
+    DEMO_BUCKET,
+    DEMO_KMS_KEY_ARN,
+    DEMO_REGION,
+    DEMO_ROLE_ARN,
+    build_demo_state,
+    demo_job_keys,
+)
 from wmtui.emulator.server import EmulatorServer  # noqa: E402
 from wmtui.emulator.state import EmulatorClock  # noqa: E402
 from wmtui.factory import DEMO_CREDENTIALS, build_app, open_backend  # noqa: E402
@@ -40,7 +50,9 @@ FROZEN_AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 WIDE = (120, 36)
 NARROW = (80, 30)
 
-Step = Callable[[WmtuiApp, Any], Awaitable[None]]
+Step = Callable[[WmtuiApp, Any, EmulatorServer], Awaitable[None]]
+# Rounds of the organization-wide export before its picture is taken.
+EXPORT_ROUNDS = 60
 
 
 class DemoTarget:
@@ -66,32 +78,79 @@ async def settle(app: WmtuiApp, pilot: Any) -> None:
     raise RuntimeError("the app did not settle")
 
 
-async def nothing(app: WmtuiApp, pilot: Any) -> None:
+async def nothing(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
     return None
 
 
-async def select_failed(app: WmtuiApp, pilot: Any) -> None:
+async def select_failed(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
     failed = next(key for key, job in app.jobs.items() if job.state is JobState.FAILED)
     app.query_one(JobTable).select_key(str(failed))
 
 
-async def open_add(app: WmtuiApp, pilot: Any) -> None:
+async def open_add(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
     await pilot.press("a")
     app.screen.query_one("#add-ids", TextArea).insert(
         "1f0c6a3e-2b7d-4c1a-9e8f-5d4c3b2a1f00, 7a9e2d41-0c3b-4f5e-8a6d-9b8c7d6e5f41"
     )
 
 
-async def open_help(app: WmtuiApp, pilot: Any) -> None:
+async def open_help(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
     await pilot.press("question_mark")
 
 
+async def open_start(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
+    await pilot.press("n")
+    await settle(app, pilot)
+    screen = app.screen
+    for name, value in (
+        ("bucket", DEMO_BUCKET),
+        ("prefix", "pre-shutdown/batch-5"),
+        ("role_arn", DEMO_ROLE_ARN),
+        ("kms_key_arn", DEMO_KMS_KEY_ARN),
+        ("description", "Pre-shutdown export batch 5"),
+    ):
+        screen.query_one(f"#start-{name}", Input).value = value
+    screen.query_one("#start-mailbox", Input).focus()
+    # Find someone by part of the name, move to the second match and pick it.
+    await pilot.press(*"rossi", "down", "enter")
+    await pilot.pause()
+
+
+async def run_export(app: WmtuiApp, pilot: Any, server: EmulatorServer) -> None:
+    """A few rounds of exporting the whole demo organization, then the picture holds still."""
+    rounds = 0
+
+    def next_round(seconds: float, stop: threading.Event) -> None:
+        nonlocal rounds
+        rounds += 1
+        if rounds >= EXPORT_ROUNDS:
+            stop.set()
+        else:
+            server.state.clock.advance(seconds)
+
+    app.export_wait = next_round
+    organization = server.state.organization_ids[0]
+    spec = ExportSpec(
+        DEMO_REGION,
+        organization,
+        DEMO_BUCKET,
+        "pre-shutdown/all",
+        DEMO_ROLE_ARN,
+        DEMO_KMS_KEY_ARN,
+    )
+    app.open_export(spec)
+    await settle(app, pilot)
+
+
+# The export moves the emulator's clock and starts jobs: it goes last.
 SHOTS: list[tuple[str, tuple[int, int], Step]] = [
     ("main.svg", WIDE, nothing),
     ("failed-detail.svg", WIDE, select_failed),
     ("add.svg", WIDE, open_add),
     ("help.svg", WIDE, open_help),
     ("narrow.svg", NARROW, nothing),
+    ("start-form.svg", WIDE, open_start),
+    ("export.svg", WIDE, run_export),
 ]
 
 
@@ -121,9 +180,11 @@ async def shoot(
         backend.watchlist.add(keys)
         app = build_app(backend, clock=server.state.clock.now)
         app.cursor_blink = False
+        # The job under the cursor is described at once, not after a pause: same picture.
+        app.describe_delay = 0
         async with app.run_test(size=size) as pilot:
             await settle(app, pilot)
-            await step(app, pilot)
+            await step(app, pilot, server)
             await settle(app, pilot)
             await pilot.pause()
             svg = app.export_screenshot(title="wmtui")

@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from test_ui_fakes import FakeService, build_app, job_id, key, standard_jobs
+from test_ui_fakes import ORG, FakeService, build_app, job_id, key, people, standard_jobs
 from textual.pilot import Pilot
-from textual.widgets import TextArea
+from textual.widgets import Input, TextArea
 
+from wmtui.core.export_org import ExportSpec
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.app import WmtuiApp
 from wmtui.ui.widgets.job_table import JobTable
@@ -44,8 +45,12 @@ def settled(
 
 
 def standard_app(tmp_path: Path) -> WmtuiApp:
+    """Eight jobs whose mailboxes have names; the selected job is described at once (no
+    debounce), so every picture shows the same detail pane."""
     jobs = standard_jobs()
-    return build_app(tmp_path, FakeService(jobs), [job.key for job in jobs])
+    app = build_app(tmp_path, FakeService(jobs, mailboxes=people(8)), [job.key for job in jobs])
+    app.describe_delay = 0
+    return app
 
 
 def test_main_view(snap_compare: SnapCompare, tmp_path: Path) -> None:
@@ -90,3 +95,41 @@ def test_error_banner(snap_compare: SnapCompare, tmp_path: Path) -> None:
     )
     app = build_app(tmp_path, service, [job.key for job in jobs], cached=jobs)
     assert snap_compare(app, terminal_size=SIZE, run_before=settled())
+
+
+ROLE = "arn:aws:iam::111122223333:role/WorkMailExport"
+KMS = "arn:aws:kms:us-east-1:111122223333:key/abcd-1234"
+
+
+def test_start_form(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    async def open_start(app: WmtuiApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press(*"ex")
+        screen = app.screen
+        for name, value in (
+            ("bucket", "wm-export"),
+            ("prefix", "pre shutdown"),
+            ("role_arn", ROLE),
+            ("kms_key_arn", "arn:aws:kms:us-east-1:1111"),
+        ):
+            screen.query_one(f"#start-{name}", Input).value = value
+        await pilot.pause()
+        screen.query_one("#start-mailbox", Input).focus()
+
+    assert snap_compare(standard_app(tmp_path), terminal_size=SIZE, run_before=settled(open_start))
+
+
+def test_export_progress(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    """One round of the organization-wide export: its mailboxes with exports in the last 24
+    hours are skipped, the others started up to the limit."""
+
+    async def one_round(app: WmtuiApp, pilot: Pilot[Any]) -> None:
+        # After one round the worker is told to stop, so the picture holds still.
+        app.export_wait = lambda seconds, stop: stop.set()
+        spec = ExportSpec("us-east-1", ORG, "wm-export", "org", ROLE, KMS, max_running=5)
+        app.open_export(spec)
+        await pilot.pause()
+
+    assert snap_compare(standard_app(tmp_path), terminal_size=SIZE, run_before=settled(one_round))

@@ -91,8 +91,15 @@ class FakeService:
         *,
         clock: Callable[[], datetime] = fixed_clock,
         organizations: Iterable[Organization] = (),
+        mailboxes: Iterable[Mailbox] = (),
     ) -> None:
         self.jobs: dict[JobKey, ExportJob] = {job.key: job for job in jobs}
+        # The directory of ORG (any other organization has none).
+        self.mailboxes: list[Mailbox] = list(mailboxes)
+        # Raised by start_job instead of starting (LimitExceeded ...).
+        self.start_error: ServiceError | None = None
+        self.started: list[tuple[str, str, StartRequest]] = []
+        self._next_job = 100
         self.organizations = list(organizations) or [
             Organization(ORG, alias="example-corp", default_mail_domain="example.com")
         ]
@@ -152,20 +159,78 @@ class FakeService:
         return found
 
     def start_job(self, region: str, organization_id: str, request: StartRequest) -> JobKey:
-        raise ServiceError(ErrorKind.OTHER, "not in the fake")
+        self._enter("StartMailboxExportJob")
+        if self.start_error is not None:
+            raise self.start_error
+        with self.lock:
+            self._next_job += 1
+            new = key(self._next_job, organization_id)
+            self.jobs[new] = ExportJob(
+                key=new,
+                state=JobState.RUNNING,
+                raw_state="RUNNING",
+                entity_id=request.entity_id,
+                description=request.description,
+                role_arn=request.role_arn,
+                kms_key_arn=request.kms_key_arn,
+                s3_bucket_name=request.s3_bucket_name,
+                s3_prefix=request.s3_prefix,
+                estimated_progress=0,
+                start_time=self.clock(),
+                described=True,
+            )
+            self.started.append((region, organization_id, request))
+        return new
 
     def cancel_job(self, key: JobKey, client_token: str | None = None) -> None:
-        raise ServiceError(ErrorKind.OTHER, "not in the fake")
+        self._enter("CancelMailboxExportJob")
+        with self.lock:
+            job = self.jobs.get(key)
+            if job is None or job.state is not JobState.RUNNING:
+                raise ServiceError(ErrorKind.INVALID_PARAMETER, "the job is not running")
+            self.jobs[key] = replace(
+                job, state=JobState.CANCELLED, raw_state="CANCELLED", end_time=self.clock()
+            )
 
     def list_organizations(self, region: str) -> list[Organization]:
         self._enter("ListOrganizations")
         return list(self.organizations)
 
     def list_mailboxes(self, region: str, organization_id: str) -> list[Mailbox]:
-        return []
+        self._enter("ListUsers")
+        return list(self.mailboxes) if organization_id == ORG else []
 
     def describe_mailbox(self, region: str, organization_id: str, entity_id: str) -> Mailbox:
+        self._enter("DescribeUser")
+        for mailbox in self.mailboxes if organization_id == ORG else []:
+            if entity_id in (mailbox.entity_id, mailbox.email, mailbox.name):
+                return mailbox
         raise ServiceError(ErrorKind.JOB_NOT_FOUND, "no such mailbox")
+
+    def presign_url(self, job: ExportJob, expires_in: int) -> str:
+        self._enter("presign")
+        if not job.s3_path:
+            raise ServiceError(ErrorKind.INVALID_PARAMETER, f"job {job.job_id} has no S3 path yet")
+        return (
+            f"https://{job.s3_bucket_name}.s3.{job.key.region}.amazonaws.com/{job.s3_path}"
+            f"?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={expires_in}"
+            "&X-Amz-SignedHeaders=host&X-Amz-Signature=0123456789abcdef"
+        )
+
+
+def people(count: int = 3) -> list[Mailbox]:
+    """Mailboxes whose EntityIds are the ones make_job gives jobs 1..count."""
+    firsts = ["Ann", "Bob", "Cleo", "Dan", "Eve", "Finn", "Gia", "Hal", "Ida", "Jo"]
+    return [
+        Mailbox(
+            entity_id=f"S-1-5-18-{1000 + n}",
+            name=f"{firsts[(n - 1) % 10].lower()}{n}",
+            email=f"{firsts[(n - 1) % 10].lower()}{n}@example.com",
+            display_name=f"{firsts[(n - 1) % 10]} Example {n}",
+            state="ENABLED",
+        )
+        for n in range(1, count + 1)
+    ]
 
 
 def standard_jobs() -> list[ExportJob]:
@@ -200,6 +265,9 @@ def build_app(
     blink: bool = False,
     clock: Callable[[], datetime] = fixed_clock,
     warnings: tuple[str, ...] = (),
+    read_only: bool = False,
+    presign_expiry: int = 3600,
+    endpoint_url: str | None = None,
 ) -> WmtuiApp:
     """A WmtuiApp over `service`, watching `keys`, with `cached` in its cache."""
     config = tmp_path / "config"
@@ -213,6 +281,9 @@ def build_app(
         interval=interval,
         clipboard="osc52",
         warnings=warnings,
+        read_only=read_only,
+        presign_expiry=presign_expiry,
+        endpoint_url=endpoint_url,
     )
     watchlist = WatchList(config / "watchlist.json")
     keys = list(keys)

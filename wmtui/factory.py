@@ -213,6 +213,7 @@ def build_app(backend: Backend, *, clock: Callable[[], datetime] | None = None) 
         backend.cache,
         backend.settings,
         clock=clock,
+        names=backend.names,
         on_exit=backend.close if backend.demo is not None else None,
     )
 

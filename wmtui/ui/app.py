@@ -9,8 +9,10 @@ finished (dolphie's WorkerManager), so slow calls never pile up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import unicodedata
+import uuid
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -30,30 +32,61 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from wmtui.core import locations
 from wmtui.core.cache import JobCache
-from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
+from wmtui.core.export_org import (
+    ExportSpec,
+    ExportStateError,
+    export_state_path,
+    read_export_state,
+)
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest, now_utc
+from wmtui.core.names import NameDirectory
 from wmtui.core.refresh import RefreshPlanner, RefreshResult
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 from wmtui.core.settings import Settings, load_ui_state, save_ui_state
 from wmtui.core.watchlist import WatchList, WatchListError
 from wmtui.ui.clipboard import yank
-from wmtui.ui.messages import CacheProblem, RefreshFinished, YankFinished
+from wmtui.ui.destinations import (
+    Destination,
+    last_organization,
+    remember_destination,
+    remembered_destination,
+)
+from wmtui.ui.messages import (
+    CacheProblem,
+    DownloadUrlFailed,
+    ExportCancelled,
+    ExportJobsStarted,
+    ExportStarted,
+    JobDescribed,
+    NamesLearned,
+    RefreshFinished,
+    YankFinished,
+)
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.add import AddJobsScreen
 from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.export_org import (
+    ExportFormScreen,
+    ExportProgressScreen,
+    ExportWait,
+    wait_or_stop,
+)
 from wmtui.ui.screens.help import HelpRow, HelpScreen
 from wmtui.ui.screens.import_jobs import ImportScreen
+from wmtui.ui.screens.start import StartExportScreen, StartPlan
 from wmtui.ui.widgets.banner import Banner
 from wmtui.ui.widgets.cells import (
     DESCRIPTION_WIDTH,
     Palette,
     cell_text,
     duration_or_eta,
-    job_id_text,
     mailbox_label,
     progress_cell,
     relative_time,
     search_text,
+    short_span,
     state_cell,
 )
 from wmtui.ui.widgets.detail import DetailPane, JobView
@@ -67,8 +100,21 @@ RELATIVE_TIME_TICK = 30.0
 DEFAULT_REGION = "us-east-1"
 # Applied to the whole table only when it is this small; bigger tables wait for the tick.
 _NOTIFY_TIMEOUT = 8.0
+# The cursor rests this long on a job never described before one Describe fills it in.
+DESCRIBE_DELAY = 0.5
+# After mailbox names could not be read for an organization, wait this long to try again
+# by itself (N asks at once).
+NAMES_RETRY_AFTER = timedelta(hours=1)
+# Actions that change something in WorkMail: hidden and refused with --read-only.
+WRITE_ACTIONS = frozenset({"start_export", "cancel_export", "export_org"})
+# What an export needs from the service's limits, said where a start is refused for them.
+LIMITS_NOTE = (
+    "WorkMail runs at most 10 exports at once per organization and one export per mailbox"
+    " per 24 hours"
+)
 
 OrgKey = tuple[str, str]
+NameKey = tuple[str, str, str]
 
 
 class SortMode(StrEnum):
@@ -109,6 +155,24 @@ APP_BINDINGS: list[BindingType] = [
     Binding(
         "y", "yank", "Copy S3 URI", tooltip="Copy the selected job's s3:// URI to the clipboard"
     ),
+    Binding(
+        "Y",
+        "yank_download_url",
+        "Copy download URL",
+        show=False,
+        tooltip="Copy a presigned HTTPS link to the selected COMPLETED export (no AWS keys"
+        " needed to fetch it)",
+    ),
+    Binding("n", "start_export", "Start", tooltip="Start one mailbox export (asks first)"),
+    Binding(
+        "c", "cancel_export", "Cancel", tooltip="Cancel the selected RUNNING export (asks first)"
+    ),
+    Binding(
+        "E",
+        "export_org",
+        "Export org",
+        tooltip="Export every mailbox of an organization within WorkMail's limits, resumably",
+    ),
     Binding("a", "add", "Add jobs", tooltip="Watch jobs by region, organization and job IDs"),
     Binding(
         "d,delete",
@@ -116,15 +180,40 @@ APP_BINDINGS: list[BindingType] = [
         "Remove",
         tooltip="Stop watching the selected job (asks first; the export is not touched)",
     ),
-    Binding("i", "import", "Import", tooltip="Import an organization's jobs of the last 7 days"),
+    Binding(
+        "i",
+        "import",
+        "Import",
+        show=False,
+        tooltip="Import an organization's jobs of the last 7 days",
+    ),
     Binding(
         "slash", "filter", "Filter", tooltip="Filter on every column (Enter keeps it, Esc clears)"
     ),
     Binding(
         "escape", "clear_filter", "Clear filter", show=False, tooltip="Clear and hide the filter"
     ),
-    Binding("s", "cycle_sort", "Sort", tooltip="Cycle the sort: start time, state, progress"),
-    Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the automatic refresh"),
+    Binding(
+        "s",
+        "cycle_sort",
+        "Sort",
+        show=False,
+        tooltip="Cycle the sort: start time, state, progress",
+    ),
+    Binding(
+        "p",
+        "toggle_pause",
+        "Pause",
+        show=False,
+        tooltip="Pause or resume the automatic refresh",
+    ),
+    Binding(
+        "N",
+        "reload_names",
+        "Reload names",
+        show=False,
+        tooltip="Read the mailbox names of the selected job's organization again",
+    ),
     Binding(
         "M",
         "move_watchlist_aside",
@@ -241,6 +330,7 @@ class WmtuiApp(App[None]):
         *,
         clock: Callable[[], datetime] | None = None,
         on_exit: Callable[[], None] | None = None,
+        names: NameDirectory | None = None,
     ) -> None:
         self._service = service
         self._watchlist = watchlist
@@ -268,8 +358,29 @@ class WmtuiApp(App[None]):
         self._watchlist_error: WatchListError | None = None
         # Keys read from the service in this session (not only from the cache).
         self._fresh: set[JobKey] = set()
-        # Mailbox names by (region, organization, entity id), once names are resolved.
-        self._names: dict[tuple[str, str, str], str] = {}
+        # Who each mailbox is: read from the cache dir, refreshed from the refresh worker.
+        self._names = names or NameDirectory(
+            locations.names_cache_path(settings.cache_dir), clock=self._clock
+        )
+        # What the table shows, by (region, organization, entity id): UI thread only.
+        self._mailboxes: dict[NameKey, Mailbox] = {}
+        self._names_problems_said: set[str] = set()
+        # Organizations whose names could not be read, and when to try by itself again.
+        self._names_retry_at: dict[OrgKey, datetime] = {}
+        self._names_lock = threading.Lock()
+        # What the workers have sent the UI thread (under _names_lock): only news is posted.
+        self._names_sent: dict[NameKey, Mailbox] = {}
+        # Describe-on-select: the keys already described this session (r forgets them).
+        self._described: set[JobKey] = set()
+        self._describe_timer: Timer | None = None
+        self.describe_delay = DESCRIBE_DELAY
+        # The organization-wide export: how its worker waits between rounds (tests move an
+        # emulator's clock instead), its stop switches, and the last run's "let go" event.
+        self.export_wait: ExportWait = wait_or_stop
+        self.export_poll_interval = 15.0
+        self.export_min_interval = 2.0
+        self._export_stops: set[threading.Event] = set()
+        self._export_runs: dict[Path, threading.Event] = {}
         self._search: dict[JobKey, str] = {}
         # Per-row caches, so a refresh of a few rows in 10,000 costs a few rows.
         self._row_of: dict[JobKey, str] = {}
@@ -355,6 +466,7 @@ class WmtuiApp(App[None]):
         self.query_one(JobTable).focus()
         self.set_interval(1.0, self._tick_status)
         self.set_interval(RELATIVE_TIME_TICK, self._tick_relative_times)
+        self._load_cached_names(self._entity_ids())
         self._start_refresh()
 
     def _load_watchlist(self) -> list[JobKey]:
@@ -371,6 +483,10 @@ class WmtuiApp(App[None]):
         if self._exited:
             return
         self._exited = True
+        for stop in self._export_stops:
+            stop.set()
+        if self._describe_timer is not None:
+            self._describe_timer.stop()
         self.workers.cancel_all()
         if self._on_exit is not None:
             self._on_exit()
@@ -410,16 +526,38 @@ class WmtuiApp(App[None]):
     def watched(self) -> list[JobKey]:
         return list(self._watched)
 
-    def set_mailbox_names(self, names: dict[tuple[str, str, str], str]) -> None:
-        """Show names instead of EntityIds: (region, organization, entity id) -> name."""
-        self._names = dict(names)
+    @property
+    def names(self) -> NameDirectory:
+        return self._names
+
+    def set_mailbox_names(self, names: Mapping[NameKey, Mailbox | str]) -> None:
+        """Show names instead of EntityIds: (region, organization, entity id) -> who."""
+        self._mailboxes.update(
+            {
+                triple: who if isinstance(who, Mailbox) else Mailbox(triple[2], display_name=who)
+                for triple, who in names.items()
+            }
+        )
         self._search.clear()
         self._sync_table(None)
 
-    def _name_for(self, key: JobKey, job: ExportJob | None) -> str | None:
-        if job is None or not job.entity_id or not self._names:
+    def _mailbox_for(self, key: JobKey, job: ExportJob | None) -> Mailbox | None:
+        if job is None or not job.entity_id or not self._mailboxes:
             return None
-        return self._names.get((key.region, key.organization_id, job.entity_id))
+        return self._mailboxes.get((key.region, key.organization_id, job.entity_id))
+
+    def _name_for(self, key: JobKey, job: ExportJob | None) -> str | None:
+        mailbox = self._mailbox_for(key, job)
+        return mailbox.label if mailbox is not None else None
+
+    def _entity_ids(self) -> dict[OrgKey, set[str]]:
+        """The watched jobs' mailboxes, by organization (what names are wanted for)."""
+        wanted: dict[OrgKey, set[str]] = {}
+        for key in self._watched:
+            job = self._jobs.get(key)
+            if job is not None and job.entity_id:
+                wanted.setdefault((key.region, key.organization_id), set()).add(job.entity_id)
+        return wanted
 
     def _error_for(self, key: JobKey) -> ServiceError | None:
         """Why the job could not be read, if it could not."""
@@ -475,8 +613,8 @@ class WmtuiApp(App[None]):
         times = self._times(job, now)
         self._time_texts[key] = times
         return (
-            Text(job_id_text(key)),
-            mailbox_label(job, self._name_for(key, job)),
+            cell_text(key.job_id, limit=64),
+            mailbox_label(job, self._mailbox_for(key, job)),
             state_cell(job, self._error_given(key, job), palette),
             progress_cell(job.progress if job is not None else None, palette, state),
             Text(times[0]),
@@ -496,7 +634,7 @@ class WmtuiApp(App[None]):
         text = self._search.get(key)
         if text is None:
             job = self._jobs.get(key)
-            text = search_text(job, key, self._name_for(key, job))
+            text = search_text(job, key, self._mailbox_for(key, job))
             self._search[key] = text
         return text
 
@@ -594,7 +732,7 @@ class WmtuiApp(App[None]):
                 if key in self._org_blocked
                 else None
             ),
-            name=self._name_for(key, job),
+            mailbox=self._mailbox_for(key, job),
             from_cache=key not in self._fresh,
             offline=self._global_error is not None,
         )
@@ -602,6 +740,7 @@ class WmtuiApp(App[None]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._update_detail()
+        self._schedule_describe()
 
     # ---- status line and banner --------------------------------------------------------------
 
@@ -718,6 +857,200 @@ class WmtuiApp(App[None]):
         if worker.is_cancelled:
             return
         self.post_message(RefreshFinished(result, force))
+        if result.global_error is not None or result.cancelled:
+            return  # nothing can be read now: names neither
+        # Then who the mailboxes are: after the states, so names never hold them up.
+        jobs = {**known, **result.jobs}
+        wanted: dict[OrgKey, set[str]] = {}
+        for key in watched:
+            job = jobs.get(key)
+            if job is not None and job.entity_id:
+                wanted.setdefault((key.region, key.organization_id), set()).add(job.entity_id)
+        learned = self._learn_names(
+            wanted, skip=set(result.org_errors), is_cancelled=lambda: worker.is_cancelled
+        )
+        if learned is not None:
+            # Even when cancelled: what it learned is marked as sent.
+            self.post_message(learned)
+
+    # ---- names ---------------------------------------------------------------------------------
+
+    def _learn_names(
+        self,
+        wanted: Mapping[OrgKey, Collection[str]],
+        *,
+        skip: Collection[OrgKey] = (),
+        is_cancelled: Callable[[], bool] = lambda: False,
+        force: OrgKey | None = None,
+    ) -> NamesLearned | None:
+        """From a worker thread: list each organization's mailboxes when the directory is
+        stale (or `force`), Describe the ones it does not know. Never raises."""
+        names = self._names
+        problems: list[str] = []
+        for org, entity_ids in wanted.items():
+            if is_cancelled():
+                return None
+            now = self._clock()
+            with self._names_lock:
+                retry_at = self._names_retry_at.get(org)
+            if org != force and (org in skip or (retry_at is not None and now < retry_at)):
+                continue
+            region, organization_id = org
+            try:
+                if org == force or not names.is_fresh(region, organization_id):
+                    names.refresh_org(self._service, region, organization_id, force=org == force)
+                missing = [
+                    e for e in entity_ids if names.lookup(region, organization_id, e) is None
+                ]
+                if missing:
+                    names.resolve_missing(self._service, region, organization_id, missing)
+            except Exception as exc:  # names are a nicety: they never fail a refresh
+                transient = isinstance(exc, ServiceError) and exc.kind.is_transient
+                wait = timedelta(minutes=5) if transient else NAMES_RETRY_AFTER
+                with self._names_lock:
+                    self._names_retry_at[org] = now + wait
+                detail = (
+                    str(exc) if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+                )
+                problems.append(
+                    f"Mailbox names of {organization_id} could not be read: {detail}."
+                    " Showing mailbox IDs; N tries again."
+                )
+            else:
+                with self._names_lock:
+                    self._names_retry_at.pop(org, None)
+        if names.last_problem:
+            problems.append(names.last_problem)
+        news = self._new_names(self._known_names(wanted))
+        if not news and not problems and force is None:
+            return None  # the usual round: nothing new, nothing for the UI thread to do
+        return NamesLearned(news, tuple(problems), requested=force)
+
+    def _new_names(self, found: Mapping[NameKey, Mailbox]) -> dict[NameKey, Mailbox]:
+        """What the UI has not been sent yet (workers only; the UI keeps what it was sent)."""
+        with self._names_lock:
+            news = {k: m for k, m in found.items() if self._names_sent.get(k) != m}
+            self._names_sent.update(news)
+        return news
+
+    def _known_names(self, wanted: Mapping[OrgKey, Collection[str]]) -> dict[NameKey, Mailbox]:
+        found: dict[NameKey, Mailbox] = {}
+        for (region, organization_id), entity_ids in wanted.items():
+            for entity_id in entity_ids:
+                mailbox = self._names.lookup(region, organization_id, entity_id)
+                if mailbox is not None:
+                    found[(region, organization_id, entity_id)] = mailbox
+        return found
+
+    @work(thread=True, group="names-cache", exit_on_error=False, description="read names cache")
+    def _load_cached_names(self, wanted: dict[OrgKey, set[str]]) -> None:
+        # Names from the cache file show before the first call answers.
+        try:
+            found = self._known_names(wanted)
+        except Exception as exc:  # the cache is disposable
+            self.post_message(NamesLearned({}, (f"The names cache could not be read: {exc}",)))
+            return
+        problem = self._names.last_problem
+        news = self._new_names(found)
+        if news or problem:
+            self.post_message(NamesLearned(news, (problem,) if problem else ()))
+
+    @work(thread=True, exclusive=True, group="names", exit_on_error=False, description="names")
+    def _reload_names(self, org: OrgKey, entity_ids: set[str]) -> None:
+        learned = self._learn_names({org: entity_ids}, force=org)
+        if learned is not None:
+            self.post_message(learned)
+
+    def on_names_learned(self, message: NamesLearned) -> None:
+        if not self._widgets_alive():
+            return
+        changed = {
+            triple: mailbox
+            for triple, mailbox in message.names.items()
+            if self._mailboxes.get(triple) != mailbox
+        }
+        if changed:
+            self._mailboxes.update(changed)
+            dirty = [
+                key
+                for key in self._watched
+                if (job := self._jobs.get(key)) is not None
+                and job.entity_id
+                and (key.region, key.organization_id, job.entity_id) in changed
+            ]
+            if dirty:
+                self._sync_table(dirty)
+        for problem in message.problems:
+            # Said once: a listing refused is refused the same way every round.
+            if problem not in self._names_problems_said:
+                self._names_problems_said.add(problem)
+                self.notify(sanitize(problem, limit=400), severity="warning", markup=False)
+        if message.requested is not None and not message.problems:
+            region, organization_id = message.requested
+            count = len(self._names.mailboxes(region, organization_id))
+            self.notify(
+                f"Read the mailbox names of {sanitize(organization_id)} again:"
+                f" {count} mailboxes known.",
+                markup=False,
+            )
+
+    # ---- describe on select --------------------------------------------------------------------
+
+    def _schedule_describe(self) -> None:
+        """Once the cursor rests on a job List alone has read, Describe it (once a session)."""
+        if self._describe_timer is not None:
+            self._describe_timer.stop()
+            self._describe_timer = None
+        key = self.selected_key()
+        if key is None or key in self._described:
+            return
+        job = self._jobs.get(key)
+        if job is None or job.described or job.last_seen is None:
+            return
+        if self.describe_delay <= 0:
+            # No debounce (screenshots): the same picture every time.
+            self._describe_selected(key)
+            return
+        self._describe_timer = self.set_timer(
+            self.describe_delay, partial(self._describe_selected, key)
+        )
+
+    def _describe_selected(self, key: JobKey) -> None:
+        self._describe_timer = None
+        if self._exited or self.selected_key() != key or key in self._described:
+            return
+        self._described.add(key)
+        self._run_describe(key)
+
+    @work(thread=True, group="describe", exit_on_error=False, description="describe a job")
+    def _run_describe(self, key: JobKey) -> None:
+        try:
+            message = JobDescribed(key, job=self._service.describe_job(key))
+        except ServiceError as exc:
+            message = JobDescribed(key, error=exc)
+        except Exception as exc:  # quietly: the refresh reports what is really wrong
+            message = JobDescribed(key, error=ServiceError(ErrorKind.OTHER, str(exc)))
+        self.post_message(message)
+
+    def on_job_described(self, message: JobDescribed) -> None:
+        key, described = message.key, message.job
+        if described is None or key not in self._watched_set or not self._widgets_alive():
+            return
+        old = self._jobs.get(key)
+        job = old.merged_with(described) if old is not None else described
+        if job == old:
+            return
+        self._jobs[key] = job
+        self._fresh.add(key)
+        self._sync_table([key])
+        if (
+            old is not None
+            and not old.state.is_final
+            and job.state in (JobState.COMPLETED, JobState.FAILED)
+        ):
+            self._announce(job)
+        # Not saved on its own: the next save (any refresh that changes something) carries it,
+        # and a lost one costs one Describe next session.
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -750,6 +1083,8 @@ class WmtuiApp(App[None]):
             self._announce(job)
         if changed:
             self._save_cache()
+        # A job under the cursor that the refresh has just read from a list: fill it in.
+        self._schedule_describe()
         pending = self._pending_force
         self._pending_force = None
         if pending is not None:
@@ -914,6 +1249,8 @@ class WmtuiApp(App[None]):
     # ---- actions -------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in WRITE_ACTIONS and self._settings.read_only:
+            return False  # hidden from the footer and help; the palette says why
         if action == "move_watchlist_aside":
             return self._watchlist_error is not None and self._watchlist_error.can_move_aside
         if action == "clear_filter":
@@ -939,6 +1276,8 @@ class WmtuiApp(App[None]):
         if not self._watched:
             self.notify("Nothing to refresh: no jobs watched yet (a adds some).", markup=False)
             return
+        # r asks again: the job under the cursor may be described once more.
+        self._described.clear()
         self._start_refresh(force)
 
     def action_yank(self) -> None:
@@ -986,7 +1325,72 @@ class WmtuiApp(App[None]):
 
     def on_yank_finished(self, message: YankFinished) -> None:
         report = message.report
-        self.notify(report.message, severity=report.severity, markup=False, timeout=_NOTIFY_TIMEOUT)
+        text = report.message
+        if report.text.startswith("https://"):
+            expiry = short_span(self._presign_expiry())
+            text = f"Download URL (presigned, valid for {expiry}). {text}"
+        self.notify(text, severity=report.severity, markup=False, timeout=_NOTIFY_TIMEOUT)
+
+    # ---- Y: a presigned download URL -----------------------------------------------------------
+
+    def _presign_expiry(self) -> int:
+        return int(getattr(self._settings, "presign_expiry", 3600) or 3600)
+
+    def action_yank_download_url(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            self.notify("No job selected.", severity="warning", markup=False)
+            return
+        job = self._jobs.get(key)
+        job_id = sanitize(key.job_id)
+        why_not: str | None = None
+        if job is None or job.last_seen is None:
+            why_not = f"Job {job_id} has not been read yet: nothing to download."
+        elif job.state is JobState.RUNNING:
+            progress = f" ({job.progress}%)" if job.progress is not None else ""
+            why_not = (
+                f"Job {job_id} is still RUNNING{progress}: its export file can be downloaded"
+                " once it is COMPLETED."
+            )
+        elif job.state is JobState.FAILED:
+            why_not = f"Job {job_id} FAILED: it wrote no export file to download."
+        elif job.state is JobState.CANCELLED:
+            why_not = f"Job {job_id} was CANCELLED: there is no complete export file."
+        elif job.state is not JobState.COMPLETED:
+            why_not = f"Job {job_id} is not COMPLETED: nothing to download."
+        elif not job.s3_uri:
+            why_not = f"Job {job_id} has no usable S3 path: no URL can be made."
+        if why_not is not None or job is None:
+            self.notify(why_not or "", severity="warning", markup=False)
+            return
+        self._run_presign(job)
+
+    @work(thread=True, group="yank", exit_on_error=False, description="presign a download URL")
+    def _run_presign(self, job: ExportJob) -> None:
+        # Signed locally, but the first call builds an S3 client: not on the UI thread.
+        try:
+            url = self._service.presign_url(job, self._presign_expiry())
+        except ServiceError as exc:
+            self.post_message(DownloadUrlFailed(job.key, str(exc)))
+            return
+        except Exception as exc:  # a backend without presigning, or a bug: said, not raised
+            self.post_message(DownloadUrlFailed(job.key, f"{type(exc).__name__}: {exc}"))
+            return
+        problem = https_url_problem(url)
+        if problem is not None:
+            self.post_message(DownloadUrlFailed(job.key, problem))
+            return
+        report = yank(url, osc52=self._osc52_from_thread, mode=self._settings.clipboard)
+        self.post_message(YankFinished(report, job.key))
+
+    def on_download_url_failed(self, message: DownloadUrlFailed) -> None:
+        self.notify(
+            f"No download URL for job {sanitize(message.key.job_id)}: "
+            + sanitize(message.problem, limit=400),
+            severity="error",
+            markup=False,
+            timeout=12,
+        )
 
     def action_add(self) -> None:
         selected = self.selected_key()
@@ -1003,6 +1407,343 @@ class WmtuiApp(App[None]):
     def _added(self, keys: tuple[JobKey, ...] | None) -> None:
         if keys:
             self.watch_jobs(keys)
+
+    # ---- n: start one export ------------------------------------------------------------------
+
+    def _where_to_start(self) -> tuple[str, str]:
+        """(region, organization) a form opens with: the selected job's, else the last used."""
+        selected = self.selected_key()
+        if selected is not None:
+            return selected.region, selected.organization_id
+        last = last_organization(self._settings.config_dir)
+        if last is not None:
+            return last
+        return self._settings.region or DEFAULT_REGION, ""
+
+    def _destination_for(self, organization_id: str) -> Destination | None:
+        return remembered_destination(self._settings.config_dir, organization_id)
+
+    def _mailboxes_of(self, region: str, organization_id: str) -> list[Mailbox]:
+        """From a worker: the organization's mailboxes, listed again only when stale."""
+        mailboxes = self._names.refresh_org(self._service, region, organization_id)
+        return list(mailboxes.values())
+
+    def _mailbox_count(self, region: str, organization_id: str) -> int | None:
+        known = self._names.mailboxes(region, organization_id)
+        return sum(1 for m in known.values() if (m.state or "ENABLED") == "ENABLED") or None
+
+    def _refuse_read_only(self, action: str) -> None:
+        what = {
+            "start_export": "Starting an export",
+            "cancel_export": "Cancelling an export",
+            "export_org": "Exporting an organization",
+        }.get(action, "That")
+        self.notify(
+            f"{what} is not allowed: wmtui runs read-only (--read-only or read_only = true"
+            " in config.toml).",
+            severity="warning",
+            markup=False,
+        )
+
+    def action_start_export(self, initial: StartPlan | None = None) -> None:
+        if self._settings.read_only:
+            self._refuse_read_only("start_export")
+            return
+        region, organization_id = self._where_to_start()
+        screen = StartExportScreen(
+            region=region,
+            organization_id=organization_id,
+            list_mailboxes=self._mailboxes_of,
+            destination_for=self._destination_for,
+            endpoint_url=self._settings.endpoint_url,
+            initial=initial,
+            cursor_blink=self.cursor_blink,
+        )
+        self.push_screen(screen, self._start_planned)
+
+    def _start_planned(self, plan: StartPlan | None) -> None:
+        if plan is None:
+            return
+        request = plan.request
+        summary = Text()
+
+        def line(label: str, value: Text | str) -> None:
+            summary.append(f"{label:<14}", style="dim")
+            summary.append(value if isinstance(value, Text) else safe_text(value))
+            summary.append("\n")
+
+        who = safe_text(plan.label, style="bold")
+        if plan.mailbox.email:
+            who.append("  ")
+            who.append(safe_text(plan.mailbox.email))
+        line("Mailbox", who)
+        if plan.mailbox.entity_id != plan.label:
+            line("Entity ID", plan.mailbox.entity_id)
+        line("Organization", f"{plan.organization_id} ({plan.region})")
+        line("Goes to", f"s3://{request.s3_bucket_name}/{request.s3_prefix}")
+        line("Role ARN", request.role_arn)
+        line("KMS key ARN", request.kms_key_arn)
+        line("Description", request.description or "—")
+        summary.append("\n" + LIMITS_NOTE + ". The new job joins the watch list.", style="dim")
+        self.push_screen(
+            ConfirmScreen("Start this export?", summary, yes_label="Start", wide=True),
+            partial(self._start_confirmed, plan),
+        )
+
+    def _start_confirmed(self, plan: StartPlan, yes: bool | None) -> None:
+        if not yes:
+            # Back to the form as it was, to change something or cancel from there.
+            self.action_start_export(initial=plan)
+            return
+        if not remember_destination(
+            self._settings.config_dir, plan.region, plan.organization_id, plan.destination
+        ):
+            self.notify("Could not save the destination for next time.", markup=False)
+        # One token for this confirmed start: a retry of the same request cannot make two jobs.
+        request = replace(plan.request, client_token=str(uuid.uuid4()))
+        self.notify(f"Starting the export of {sanitize(plan.label, limit=60)}…", markup=False)
+        self._run_start(plan.region, plan.organization_id, request, plan.label)
+
+    @work(thread=True, group="start", exit_on_error=False, description="start an export")
+    def _run_start(
+        self, region: str, organization_id: str, request: StartRequest, label: str
+    ) -> None:
+        try:
+            key = self._service.start_job(region, organization_id, request)
+            message = ExportStarted(region, organization_id, request, label, key=key)
+        except ServiceError as exc:
+            message = ExportStarted(region, organization_id, request, label, error=exc)
+        except Exception as exc:  # a bug or an odd backend must not end the app
+            error = ServiceError(
+                ErrorKind.OTHER,
+                f"StartMailboxExportJob failed: {type(exc).__name__}: {exc}",
+                operation="StartMailboxExportJob",
+            )
+            message = ExportStarted(region, organization_id, request, label, error=error)
+        self.post_message(message)
+
+    def on_export_started(self, message: ExportStarted) -> None:
+        label = sanitize(message.label, limit=60)
+        error = message.error
+        if error is not None or message.key is None:
+            self.notify(start_refusal(label, error), severity="error", markup=False, timeout=15)
+            return
+        key = message.key
+        request = message.request
+        record = ExportJob(
+            key=key,
+            state=JobState.RUNNING,
+            raw_state=JobState.RUNNING.value,
+            entity_id=request.entity_id,
+            description=request.description or None,
+            role_arn=request.role_arn,
+            kms_key_arn=request.kms_key_arn,
+            s3_bucket_name=request.s3_bucket_name,
+            s3_prefix=request.s3_prefix,
+            estimated_progress=0,
+        )
+        self.watch_jobs([key], records=[record], announce=False)
+        self.notify(
+            f"Started the export of {label}: job {sanitize(key.job_id)}. It is watched now.",
+            markup=False,
+            timeout=_NOTIFY_TIMEOUT,
+        )
+
+    # ---- c: cancel an export ------------------------------------------------------------------
+
+    def action_cancel_export(self) -> None:
+        if self._settings.read_only:
+            self._refuse_read_only("cancel_export")
+            return
+        key = self.selected_key()
+        if key is None:
+            self.notify("No job selected.", severity="warning", markup=False)
+            return
+        job = self._jobs.get(key)
+        job_id = sanitize(key.job_id)
+        if job is None or job.last_seen is None:
+            self.notify(
+                f"Job {job_id} has not been read yet: r reads it, then c can cancel it.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if job.state is not JobState.RUNNING:
+            state = sanitize(job.raw_state or job.state.value)
+            final = " and will not change again" if job.state.is_final else ""
+            self.notify(
+                f"Job {job_id} is {state}{final}: only a RUNNING export can be cancelled.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        question = Text("Cancel the export ")
+        question.append(safe_text(key.job_id, style="bold"))
+        question.append(" of ")
+        question.append(safe_text(self._name_for(key, job) or job.entity_id or "?", limit=60))
+        if job.progress is not None:
+            question.append(f" ({job.progress}% done)")
+        question.append(
+            "?\n\nWorkMail stops the export and the job ends CANCELLED. This cannot be undone:"
+            " exporting the mailbox again is a new job."
+        )
+        self.push_screen(
+            ConfirmScreen("Cancel an export", question, yes_label="Cancel export"),
+            partial(self._cancel_confirmed, key),
+        )
+
+    def _cancel_confirmed(self, key: JobKey, yes: bool | None) -> None:
+        if yes:
+            self._run_cancel(key)
+
+    @work(thread=True, group="cancel", exit_on_error=False, description="cancel an export")
+    def _run_cancel(self, key: JobKey) -> None:
+        try:
+            self._service.cancel_job(key, client_token=str(uuid.uuid4()))
+            message = ExportCancelled(key)
+        except ServiceError as exc:
+            message = ExportCancelled(key, exc)
+        except Exception as exc:  # a bug or an odd backend must not end the app
+            message = ExportCancelled(
+                key, ServiceError(ErrorKind.OTHER, f"{type(exc).__name__}: {exc}")
+            )
+        self.post_message(message)
+
+    def on_export_cancelled(self, message: ExportCancelled) -> None:
+        key = message.key
+        job_id = sanitize(key.job_id)
+        if message.error is not None:
+            self.notify(
+                f"Job {job_id} was not cancelled: {sanitize(str(message.error), limit=400)}",
+                severity="error",
+                markup=False,
+                timeout=12,
+            )
+            return
+        self.notify(f"Cancelled job {job_id}.", markup=False)
+        if key in self._watched_set:
+            # Read it now: the row shows CANCELLED without waiting for the next round.
+            self._start_refresh({key})
+
+    # ---- E: export a whole organization -------------------------------------------------------
+
+    def action_export_org(self, initial: ExportSpec | None = None) -> None:
+        if self._settings.read_only:
+            self._refuse_read_only("export_org")
+            return
+        region, organization_id = self._where_to_start()
+        self.push_screen(
+            ExportFormScreen(
+                region=region,
+                organization_id=organization_id,
+                destination_for=self._destination_for,
+                endpoint_url=self._settings.endpoint_url,
+                mailbox_count=self._mailbox_count,
+                initial=initial,
+                cursor_blink=self.cursor_blink,
+            ),
+            self._export_planned,
+        )
+
+    def _export_state_path(self, spec: ExportSpec) -> Path:
+        return export_state_path(self._settings.data_dir, spec)
+
+    def _export_planned(self, spec: ExportSpec | None) -> None:
+        if spec is None:
+            return
+        path = self._export_state_path(spec)
+        summary = Text()
+
+        def line(label: str, value: str) -> None:
+            summary.append(f"{label:<14}", style="dim")
+            summary.append(safe_text(value))
+            summary.append("\n")
+
+        line("Organization", f"{spec.organization_id} ({spec.region})")
+        count = self._mailbox_count(spec.region, spec.organization_id)
+        line("Mailboxes", f"every enabled one ({count} known)" if count else "every enabled one")
+        line("Goes to", f"s3://{spec.bucket}/{spec.prefix}")
+        line("Role ARN", spec.role_arn)
+        line("KMS key ARN", spec.kms_key_arn)
+        line("At once", f"up to {spec.running_limit}")
+        line("Description", spec.job_description)
+        line("State file", str(path))
+        try:
+            saved = read_export_state(path)
+        except ExportStateError as exc:
+            saved = None
+            summary.append("\n")
+            summary.append(safe_text(f"The state file cannot be read: {exc}", single_line=False))
+        if saved is not None:
+            done = sum(1 for r in saved.records if r.status.value == "completed")
+            summary.append(
+                f"\nResumes the export saved there: {done} of {len(saved.records)} mailboxes"
+                " done so far.",
+                style="bold",
+            )
+        summary.append(
+            "\nMailboxes exported in the last 24 hours are skipped; a failed one is retried."
+            " Every job started joins the watch list.",
+            style="dim",
+        )
+        self.push_screen(
+            ConfirmScreen("Export the organization?", summary, yes_label="Start", wide=True),
+            partial(self._export_confirmed, spec),
+        )
+
+    def _export_confirmed(self, spec: ExportSpec, yes: bool | None) -> None:
+        if not yes:
+            self.action_export_org(initial=spec)
+            return
+        destination = Destination(spec.bucket, spec.prefix, spec.role_arn, spec.kms_key_arn)
+        if not remember_destination(
+            self._settings.config_dir, spec.region, spec.organization_id, destination
+        ):
+            self.notify("Could not save the destination for next time.", markup=False)
+        self.open_export(spec)
+
+    def open_export(self, spec: ExportSpec) -> ExportProgressScreen:
+        """Show the export's progress view and run it (resuming from its state file)."""
+        path = self._export_state_path(spec)
+        stop = threading.Event()
+        self._export_stops.add(stop)
+        screen = ExportProgressScreen(
+            spec,
+            self._service,
+            path,
+            clock=self._clock,
+            endpoint_url=self._settings.endpoint_url,
+            poll_interval=self.export_poll_interval,
+            min_interval=self.export_min_interval,
+            wait=self.export_wait,
+            stop=stop,
+            previous_run=self._export_runs.get(path),
+            palette=self._palette,
+        )
+        self._export_runs[path] = screen.done
+        self.push_screen(screen, lambda _: self._export_stops.discard(stop))
+        return screen
+
+    def on_export_jobs_started(self, message: ExportJobsStarted) -> None:
+        if not self._widgets_alive():
+            return
+        fresh = [key for key in message.keys if key not in self._watched_set]
+        if fresh:
+            wanted = set(fresh)
+            records = [record for record in message.records if record.key in wanted]
+            self.watch_jobs(fresh, records=records, announce=False)
+
+    # ---- N: names again -----------------------------------------------------------------------
+
+    def action_reload_names(self) -> None:
+        key = self.selected_key()
+        if key is None:
+            self.notify("No job selected: N reads the names of its organization.", markup=False)
+            return
+        org = (key.region, key.organization_id)
+        entity_ids = self._entity_ids().get(org, set())
+        self.notify(f"Reading the mailbox names of {sanitize(key.organization_id)}…", markup=False)
+        self._reload_names(org, entity_ids)
 
     def action_import(self) -> None:
         selected = self.selected_key()
@@ -1022,8 +1763,12 @@ class WmtuiApp(App[None]):
         if jobs:
             self.watch_jobs([job.key for job in jobs], records=jobs)
 
-    def watch_jobs(self, keys: Sequence[JobKey], records: Sequence[ExportJob] = ()) -> None:
-        """Add to the watch list file and show at once; the next refresh reads them."""
+    def watch_jobs(
+        self, keys: Sequence[JobKey], records: Sequence[ExportJob] = (), *, announce: bool = True
+    ) -> None:
+        """Add to the watch list file and show at once; the next refresh reads them.
+
+        `announce` False (jobs this app started): no "watching" notice, the cursor stays."""
         try:
             added = self._watchlist.add(keys)
         except WatchListError as exc:
@@ -1033,7 +1778,8 @@ class WmtuiApp(App[None]):
             return
         already = len(set(keys)) - len(added)
         if not added:
-            self.notify("Those jobs are already watched.", markup=False)
+            if announce:
+                self.notify("Those jobs are already watched.", markup=False)
             return
         for record in records:
             if record.key in added:
@@ -1041,13 +1787,16 @@ class WmtuiApp(App[None]):
                 self._fresh.add(record.key)
         self._set_watched([*self._watched, *added])
         self._sync_table(added)
-        self.query_one(JobTable).select_key(str(added[0]))
+        self._update_status()
+        if announce or len(self._watched) == len(added):
+            self.query_one(JobTable).select_key(str(added[0]))
         self._update_detail()
-        count = len(added)
-        message = f"Watching {count} more job{'s' if count != 1 else ''}"
-        if already:
-            message += f" ({already} already watched)"
-        self.notify(message + ".", markup=False)
+        if announce:
+            count = len(added)
+            message = f"Watching {count} more job{'s' if count != 1 else ''}"
+            if already:
+                message += f" ({already} already watched)"
+            self.notify(message + ".", markup=False)
         self._save_cache()
         self._start_refresh(set(added))
 
@@ -1124,7 +1873,13 @@ class WmtuiApp(App[None]):
 
     def action_help(self) -> None:
         note = "Esc, q or ? closes. Ctrl+P runs any of these by name."
-        self.push_screen(HelpScreen(help_rows(), note))
+        rows = help_rows()
+        if self._settings.read_only:
+            # What read-only refuses is not offered.
+            hidden = {row.description for row in key_help() if row.action in WRITE_ACTIONS}
+            rows = [row for row in rows if row[1] not in hidden]
+            note += " Read-only: starting and cancelling exports is off."
+        self.push_screen(HelpScreen(rows, note))
 
     def action_move_watchlist_aside(self) -> None:
         error = self._watchlist_error
@@ -1167,10 +1922,35 @@ class WmtuiApp(App[None]):
                 continue
             if row.action.startswith(("cursor_", "scroll_", "page_", "focus_")):
                 continue
+            title = f"{row.description} ({row.keys_label})"
+            if row.action in WRITE_ACTIONS and self._settings.read_only:
+                # Still findable by name, so that asking for it says why it is off.
+                callback = partial(self._refuse_read_only, row.action)
+                yield SystemCommand(title, "Not available: wmtui runs read-only", callback)
+                continue
             if self.check_action(row.action, ()) is not True:
                 continue
-            yield SystemCommand(
-                f"{row.description} ({row.keys_label})",
-                row.tooltip,
-                partial(self.run_action, row.action),
-            )
+            yield SystemCommand(title, row.tooltip, partial(self.run_action, row.action))
+
+
+def https_url_problem(url: str) -> str | None:
+    """Why `url` is not a plain https URL that is safe to paste, or None."""
+    if not isinstance(url, str) or not url.startswith("https://"):
+        return f"the service made no https URL ({sanitize(str(url)[:40])}…)"
+    for ch in url:
+        if ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp", "Zs"):
+            return "the URL holds whitespace or a control character: not copied"
+    return None
+
+
+def start_refusal(label: str, error: ServiceError | None) -> str:
+    """What to tell a person whose start was refused (the limits spelled out for LimitExceeded)."""
+    if error is None:
+        return f"The export of {label} was not started: the service sent back no job ID."
+    text = f"The export of {label} was not started: {sanitize(error.message, limit=300)}"
+    if error.kind is ErrorKind.LIMIT_EXCEEDED:
+        text += f". {LIMITS_NOTE}: wait for a running export to end (or for the 24 hours)"
+        return text + "."
+    if error.fix:
+        text += f" ({sanitize(error.fix, limit=300)})"
+    return text + "."

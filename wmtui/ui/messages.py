@@ -6,15 +6,19 @@ handler, on the UI thread, updates the screen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from wmtui.core.models import ExportJob, JobKey, Organization
+from wmtui.core.export_org import ExportProgress
+from wmtui.core.models import ExportJob, JobKey, Mailbox, Organization, StartRequest
 from wmtui.core.refresh import RefreshResult
 from wmtui.core.service import ServiceError
 from wmtui.ui.clipboard import YankReport
+
+# (region, organization id, entity id) -> who the mailbox is.
+MailboxNames = Mapping[tuple[str, str, str], Mailbox]
 
 
 @dataclass
@@ -32,6 +36,14 @@ class YankFinished(Message):
 
     report: YankReport
     key: JobKey
+
+
+@dataclass
+class DownloadUrlFailed(Message):
+    """A presigned URL could not be made for the job (no credentials, no S3 path ...)."""
+
+    key: JobKey
+    problem: str
 
 
 @dataclass
@@ -58,3 +70,79 @@ class CacheProblem(Message):
     """The job cache could not be saved (the cache worker says so instead of dying silently)."""
 
     problem: str
+
+
+@dataclass
+class NamesLearned(Message):
+    """Who the watched mailboxes are, from the name directory (its cache, or fresh calls)."""
+
+    names: MailboxNames
+    # Problems met on the way (a listing refused, a cache file unreadable): said once each.
+    problems: Sequence[str] = ()
+    # The organization `N` asked for, to say it is done; None for the automatic rounds.
+    requested: tuple[str, str] | None = None
+
+
+@dataclass
+class MailboxesListed(Message):
+    """An organization's mailboxes for the start form's picker (or why there are none)."""
+
+    region: str
+    organization_id: str
+    mailboxes: Sequence[Mailbox] = ()
+    error: str | None = None
+
+
+@dataclass
+class ExportStarted(Message):
+    """StartMailboxExportJob answered: `key` is the new job, or `error` says why not."""
+
+    region: str
+    organization_id: str
+    request: StartRequest
+    label: str
+    key: JobKey | None = None
+    error: ServiceError | None = None
+
+
+@dataclass
+class ExportCancelled(Message):
+    """CancelMailboxExportJob answered (error None) or failed."""
+
+    key: JobKey
+    error: ServiceError | None = None
+
+
+@dataclass
+class JobDescribed(Message):
+    """A Describe for the job under the cursor came back (or failed quietly)."""
+
+    key: JobKey
+    job: ExportJob | None = None
+    error: ServiceError | None = None
+
+
+@dataclass
+class ExportJobsStarted(Message):
+    """The organization-wide export started jobs: the app watches them."""
+
+    keys: Sequence[JobKey]
+    records: Sequence[ExportJob] = ()
+
+
+@dataclass
+class ExportTicked(Message):
+    """One round of the organization-wide export is done."""
+
+    progress: ExportProgress
+    # What happened in the round, for a person ("started Alice", "Bob failed: ...").
+    events: Sequence[str] = ()
+
+
+@dataclass
+class ExportHalted(Message):
+    """The organization-wide export's worker ended: finished, left, or stopped by an error."""
+
+    problem: str | None = None
+    fix: str | None = None
+    finished: bool = False

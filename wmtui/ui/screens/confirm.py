@@ -20,14 +20,19 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, title: str, question: Text, *, yes_label: str = "Yes") -> None:
+    def __init__(
+        self, title: str, question: Text, *, yes_label: str = "Yes", wide: bool = False
+    ) -> None:
         super().__init__()
         self._title = title
         self._question = question
         self._yes_label = yes_label
+        # Summaries with ARNs in them need the room.
+        self._wide = wide
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-dialog", classes="dialog"):
+        classes = "dialog -wide" if self._wide else "dialog"
+        with Vertical(id="confirm-dialog", classes=classes):
             yield Static(Text(self._title), classes="dialog-title")
             yield Static(self._question, id="confirm-question")
             with Horizontal(classes="dialog-buttons"):

@@ -12,7 +12,7 @@ from datetime import datetime
 from rich.style import Style
 from rich.text import Text
 
-from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
 
@@ -24,10 +24,11 @@ STATE_GLYPHS: dict[JobState, str] = {
     JobState.UNKNOWN: "?",
 }
 
-# Widths that keep the table readable beside the detail pane at 120 columns.
+# The import list's job column; the job table sizes its columns to the terminal instead.
 JOB_ID_WIDTH = 11
-MAILBOX_WIDTH = 14
-DESCRIPTION_WIDTH = 40
+# Cells keep at most this much text: the table crops to its column with an ellipsis.
+MAILBOX_WIDTH = 64
+DESCRIPTION_WIDTH = 200
 BAR_WIDTH = 4
 _BAR_EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -44,8 +45,11 @@ def cell_text(value: str | None, *, limit: int | None = None, style: str = "") -
     if value.isascii() and value.isprintable():
         if limit is not None and len(value) > limit:
             value = value[: limit - 1] + "…"
-        return Text(value, style=style)
-    return safe_text(value, style, limit=limit)
+        return Text(value, style=style, overflow="ellipsis")
+    text = safe_text(value, style, limit=limit)
+    # A column narrower than the text crops it with "…" rather than mid-word without a sign.
+    text.overflow = "ellipsis"
+    return text
 
 
 @dataclass(frozen=True)
@@ -179,8 +183,9 @@ def job_id_text(key: JobKey) -> str:
     return cell_text(key.job_id, limit=JOB_ID_WIDTH).plain
 
 
-def mailbox_label(job: ExportJob | None, name: str | None) -> Text:
-    """The mailbox's name once known, else its EntityId."""
+def mailbox_label(job: ExportJob | None, mailbox: Mailbox | str | None) -> Text:
+    """Who the mailbox is once known (display name, name, email), else its EntityId."""
+    name = mailbox.label if isinstance(mailbox, Mailbox) else mailbox
     if name:
         return cell_text(name, limit=MAILBOX_WIDTH)
     if job is None or not job.entity_id:
@@ -188,11 +193,13 @@ def mailbox_label(job: ExportJob | None, name: str | None) -> Text:
     return cell_text(job.entity_id, limit=MAILBOX_WIDTH)
 
 
-def search_text(job: ExportJob | None, key: JobKey, name: str | None) -> str:
-    """Everything `/` matches against, case-folded once."""
+def search_text(job: ExportJob | None, key: JobKey, mailbox: Mailbox | str | None) -> str:
+    """Everything `/` matches against, case-folded once: names and email included."""
     parts = [key.job_id, key.region, key.organization_id]
-    if name:
-        parts.append(name)
+    if isinstance(mailbox, Mailbox):
+        parts += [mailbox.display_name or "", mailbox.name or "", mailbox.email or ""]
+    elif mailbox:
+        parts.append(mailbox)
     if job is not None:
         parts += [
             job.entity_id or "",

@@ -12,7 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.service import ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.widgets.cells import (
@@ -37,6 +37,8 @@ class JobView:
     error: ServiceError | None = None
     org_error: ServiceError | None = None
     name: str | None = None
+    # Who the mailbox is, once the name directory knows (name, email, kind).
+    mailbox: Mailbox | None = None
     # The record came from the cache and has not been read again in this session.
     from_cache: bool = False
     # The last refresh could not read anything (banner shown): every record is old.
@@ -123,10 +125,21 @@ def render_body(view: JobView, now: datetime, palette: Palette, width: int = 40)
         out.append("Not read yet: the next refresh reads it.", style=palette.muted)
         return out
 
-    mailbox = _untrusted(job.entity_id)
-    if view.name:
-        mailbox = safe_text(view.name) + Text("  ") + mailbox
-    field("Mailbox", mailbox)
+    who = view.mailbox
+    if who is not None:
+        field("Mailbox", safe_text(who.label, style=palette.bold))
+        if who.name and who.name != who.label:
+            field("User name", safe_text(who.name))
+        field("Email", _untrusted(who.email))
+        if who.kind != "USER" or (who.state and who.state != "ENABLED"):
+            kind = who.kind.lower() + (f", {who.state.lower()}" if who.state else "")
+            field("Kind", safe_text(kind))
+        field("Entity ID", _untrusted(job.entity_id))
+    elif view.name:
+        field("Mailbox", safe_text(view.name, style=palette.bold))
+        field("Entity ID", _untrusted(job.entity_id))
+    else:
+        field("Mailbox", _untrusted(job.entity_id))
     raw_state = job.raw_state if job.raw_state is not None else job.state.value
     field("State", safe_text(raw_state, style=palette.for_state(job.state)))
     progress = job.estimated_progress

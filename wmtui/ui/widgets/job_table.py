@@ -11,14 +11,15 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, ClassVar, Self
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.widgets import DataTable
 
-# (key, label, fixed width or None for "fit the content")
+# (key, label, width): None where the width follows the table's (see `column_widths`).
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("job", "Job", 11),
-    ("mailbox", "Mailbox", 14),
+    ("job", "Job", None),
+    ("mailbox", "Mailbox", None),
     ("state", "State", 11),
     ("progress", "Progress", 9),
     ("started", "Started", 8),
@@ -26,6 +27,33 @@ COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("description", "Description", None),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(key for key, _, _ in COLUMNS)
+# A job ID is a UUID: its first group and "…" tell jobs apart at a glance; the pane has it all.
+SHORT_JOB_WIDTH = 9
+FULL_JOB_WIDTH = 36
+MAILBOX_RANGE = (10, 28)
+MIN_DESCRIPTION = 10
+_CELL_PADDING = 1
+
+
+def column_widths(width: int) -> dict[str, int]:
+    """Column widths for a table `width` cells wide, so that no column is pushed out of view.
+
+    State, progress and the two times keep their widths; the job ID shows in full only when
+    there is room to spare; the mailbox gets about two fifths of the rest and the description
+    what is left (at least MIN_DESCRIPTION, taken from the mailbox when it comes to that).
+    """
+    fixed = {key: size for key, _, size in COLUMNS if size is not None}
+    room = width - 2 * _CELL_PADDING * len(COLUMNS) - sum(fixed.values())
+    low, high = MAILBOX_RANGE
+    mailbox = max(low, min(high, room * 2 // 5))
+    job = FULL_JOB_WIDTH if room - FULL_JOB_WIDTH - high >= 40 else SHORT_JOB_WIDTH
+    description = room - job - mailbox
+    if description < MIN_DESCRIPTION:
+        borrowed = max(0, min(MIN_DESCRIPTION - description, mailbox - low))
+        mailbox -= borrowed
+        description += borrowed
+    return {"job": job, "mailbox": mailbox, **fixed, "description": max(1, description)}
+
 
 RowCells = tuple[Text, ...]
 
@@ -41,7 +69,7 @@ class JobIdCell(Text):
     """
 
     def __init__(self, text: str, row_key: str, style: str | Any = "") -> None:
-        super().__init__(text, style=style, no_wrap=True, end="")
+        super().__init__(text, style=style, no_wrap=True, end="", overflow="ellipsis")
         self.row_key = row_key
 
 
@@ -75,11 +103,46 @@ class JobTable(DataTable[Text]):
     _deferred: tuple[bool, bool, list[Region]] | None = None
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        super().__init__(
+            id=id,
+            classes=classes,
+            cursor_type="row",
+            zebra_stripes=False,
+            cell_padding=_CELL_PADDING,
+        )
         # What each row shows now, by row key: compared with a rebuilt row to find changes.
         self._shown: dict[str, RowCells] = {}
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        # The widths of a table beside the detail pane in a 120-column terminal, until resized.
+        self._widths = column_widths(87)
+        for key, label, _ in COLUMNS:
+            self.add_column(label, key=key, width=self._widths[key])
+
+    @property
+    def widths(self) -> dict[str, int]:
+        """The columns' widths now (without padding)."""
+        return dict(self._widths)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Size the columns to the table's width; cells crop with "…" themselves."""
+        # The vertical scrollbar's room is kept either way, so rows coming and going never
+        # change the layout.
+        width = self.size.width - self.styles.scrollbar_size_vertical
+        if width <= 0:
+            return
+        widths = column_widths(width)
+        if widths == self._widths:
+            return
+        self._widths = widths
+        for column in self.columns.values():
+            column.width = widths[str(column.key.value)]
+            column.auto_width = False
+        # DataTable caches rendered cells by row and column, not by width: start afresh.
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.refresh(layout=True)
 
     def refresh(
         self,
@@ -201,7 +264,7 @@ class JobTable(DataTable[Text]):
         for column, cell in changed:
             if column == "job":
                 cell = cells[0]
-            self.update_cell(key, column, cell, update_width=column == "description")
+            self.update_cell(key, column, cell)
         self._shown[key] = cells
 
     @staticmethod
