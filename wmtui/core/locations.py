@@ -115,6 +115,8 @@ def ensure_private_dir(path: Path) -> Path:
     probe = path
     while not probe.is_dir():
         if probe.exists() or probe.is_symlink():
+            if probe.is_dir():
+                break  # another thread or process made it since the check above
             raise NotADirectoryError(f"{probe} is in the way and is not a folder")
         missing.append(probe)
         if probe.parent == probe:
