@@ -23,6 +23,30 @@ SIZE = (120, 36)
 SnapCompare = Callable[..., bool]
 
 
+async def until_still(app: WmtuiApp, pilot: Pilot[Any]) -> None:
+    """Until no refresh, worker or describe timer is left and two screens in a row, a pause
+    apart, are the same: what a worker posted is handled and laid out (the detail pane's
+    scrollbar comes and goes with its content), however slow the machine is."""
+    previous: str | None = None
+    for _ in range(200):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        busy = (
+            app.refreshing
+            or not all(w.is_finished for w in app.workers)
+            or app._describe_timer is not None
+        )
+        if busy:
+            previous = None
+            continue
+        await pilot.wait_for_scheduled_animations()
+        screen = app.export_screenshot()
+        if screen == previous:
+            return
+        previous = screen
+    raise AssertionError("the app did not settle")
+
+
 def settled(
     then: Callable[[WmtuiApp, Pilot[Any]], Awaitable[None]] | None = None,
 ) -> Callable[[Pilot[Any]], Awaitable[None]]:
@@ -31,15 +55,10 @@ def settled(
     async def run_before(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, WmtuiApp)
-        for _ in range(100):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            if not app.refreshing and all(w.is_finished for w in app.workers):
-                break
+        await until_still(app, pilot)
         if then is not None:
             await then(app, pilot)
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await until_still(app, pilot)
 
     return run_before
 

@@ -201,13 +201,14 @@ async def test_refresh_updates_only_changed_cells(
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         updates: list[tuple[str, str]] = []
-        original = JobTable.update_cell
+        original = JobTable._set_cells
 
-        def spy(self: JobTable, row: Any, column: Any, value: Any, **kw: Any) -> None:
-            updates.append((str(row), str(column)))
-            original(self, row, column, value, **kw)
+        # Where the table changes cell values (update_cell without its table-wide cache drop).
+        def spy(self: JobTable, changes: Any) -> None:
+            updates.extend((str(row), str(column)) for row, column, _ in changes)
+            original(self, changes)
 
-        monkeypatch.setattr(JobTable, "update_cell", spy)
+        monkeypatch.setattr(JobTable, "_set_cells", spy)
         cleared: list[bool] = []
         monkeypatch.setattr(JobTable, "clear", lambda self, columns=False: cleared.append(True))
         service.set_job(make_job(2, progress=95, started_ago=timedelta(hours=2)))
@@ -243,6 +244,34 @@ async def test_transition_to_completed_notifies_and_rings(
         said = notices(app)
         assert any("Export completed" in n and "S-1-5-18-1001" in n for n in said)
         assert any("Export FAILED" in n and "[red]bucket policy[/] denied" in n for n in said)
+
+
+async def test_an_organization_exports_endings_are_summarised_once_per_refresh(
+    tmp_path: Path, jobs: list[ExportJob], service: FakeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wmtui.ui.messages import ExportJobsStarted
+
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    bells: list[bool] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(True))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        # Jobs 1, 2 and 6 run; `E` started 1 and 2 (the app is told as the export's
+        # worker tells it), job 6 was started otherwise.
+        app.post_message(ExportJobsStarted([key(1), key(2)]))
+        await pilot.pause()
+        before = len(notices(app))
+        service.set_job(make_job(1, state=JobState.COMPLETED, started_ago=timedelta(minutes=30)))
+        service.set_job(make_job(2, state=JobState.FAILED, started_ago=timedelta(minutes=30)))
+        service.set_job(make_job(6, state=JobState.COMPLETED, started_ago=timedelta(minutes=30)))
+        await pilot.press("r")
+        await settle(app, pilot)
+        said = notices(app)[before:]
+        summary = [n for n in said if "1 export completed, 1 failed: " in n]
+        assert len(summary) == 1, said
+        # A job started otherwise keeps its own notice.
+        assert sum("Export completed" in n for n in said) == 1, said
+        assert len(bells) == 2
 
 
 async def test_bell_can_be_turned_off(

@@ -121,6 +121,10 @@ class _Contents:
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def _key_order(key: JobKey) -> tuple[str, str, str]:
+    return (key.region, key.organization_id, key.job_id)
+
+
 def _utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -161,7 +165,8 @@ class WatchList:
 
         Raises WatchListError if the file is corrupt, unreadable or from a newer wmtui.
         """
-        return sorted(self._read().entries)
+        # Sorted on a plain tuple: JobKey's generated __lt__ builds two tuples per comparison.
+        return sorted(self._read().entries, key=_key_order)
 
     def _read(self) -> _Contents:
         data = self._read_bytes()
@@ -215,8 +220,10 @@ class WatchList:
             what = "missing" if "jobs" not in document else _described(jobs)
             raise self._corrupt(f'"jobs" is {what}, expected a list')
         entries: dict[JobKey, _Entry] = {}
+        # Regions and organizations repeat over thousands of entries: each is checked once.
+        checked: set[tuple[str, str]] = set()
         for index, item in enumerate(jobs):
-            entry = self._parse_entry(index, item)
+            entry = self._parse_entry(index, item, checked)
             known = entries.get(entry.key)
             if known is None:
                 entries[entry.key] = entry
@@ -230,7 +237,7 @@ class WatchList:
         extra = {k: v for k, v in document.items() if k not in ("version", "jobs")}
         return _Contents(entries, extra)
 
-    def _parse_entry(self, index: int, item: object) -> _Entry:
+    def _parse_entry(self, index: int, item: object, checked: set[tuple[str, str]]) -> _Entry:
         where = f"jobs[{index}]"
         if not isinstance(item, dict):
             raise self._corrupt(f"{where} is {_described(item)}, expected an object")
@@ -243,9 +250,13 @@ class WatchList:
                 )
         region, organization_id, job_id = item["region"], item["organization_id"], item["job_id"]
         try:
-            if not REGION_PATTERN.fullmatch(region):
-                raise ValidationError("region", region, "is not a region name such as us-east-1")
-            validate_organization_id(organization_id)
+            if (region, organization_id) not in checked:
+                if not REGION_PATTERN.fullmatch(region):
+                    raise ValidationError(
+                        "region", region, "is not a region name such as us-east-1"
+                    )
+                validate_organization_id(organization_id)
+                checked.add((region, organization_id))
             validate_job_id(job_id)
         except ValidationError as exc:
             raise self._corrupt(f"{where}: {exc}") from None
