@@ -32,13 +32,13 @@ from benchmarks.common import (
 from benchmarks.world import REGION, World, build_world
 from wmtui.aws.service import Boto3ExportService
 from wmtui.core.models import JobKey
-from wmtui.core.refresh import RefreshPlanner
+from wmtui.core.refresh import DEFAULT_WORKERS, RefreshPlanner
 from wmtui.emulator.server import EmulatorServer
 
 JOB_COUNTS = (10, 100, 1_000, 10_000)
 ORGANIZATION_COUNTS = (1, 10)
 # The planner's default pool, and the same for the one-Describe-per-job comparison.
-MAX_WORKERS = 8
+MAX_WORKERS = DEFAULT_WORKERS
 # A diagnostic: the same plan with as many workers as the client's connection pool (16).
 POOL_WORKERS = 16
 # Above this many jobs, Describe-per-job is timed once (or on a sample with --quick).
