@@ -13,7 +13,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from wmtui.core.models import (
@@ -23,7 +22,7 @@ from wmtui.core.models import (
     validate_organization_id,
     validate_region,
 )
-from wmtui.ui.safe_text import safe_text
+from wmtui.ui.screens.form import FormScreen, show_errors
 
 # Pasted lists come separated by anything: spaces, commas, semicolons, newlines.
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
@@ -54,6 +53,20 @@ class AddCheck:
             and self.organization_error is None
             and self.ids_error is None
         )
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Each field's problem, by its name in the form."""
+        named = (
+            ("region", self.region_error),
+            ("organization", self.organization_error),
+            ("ids", self.ids_error),
+        )
+        return {name: error for name, error in named if error is not None}
+
+    @property
+    def result(self) -> tuple[JobKey, ...] | None:
+        return self.keys if self.ok else None
 
 
 def check_add_form(
@@ -119,8 +132,11 @@ class JobIdsArea(TextArea):
             self.post_message(self.SubmitRequested())
 
 
-class AddJobsScreen(ModalScreen[tuple[JobKey, ...] | None]):
+class AddJobsScreen(FormScreen[AddCheck, tuple[JobKey, ...]]):
     """Dismisses with the keys to watch, or None when cancelled."""
+
+    PREFIX = "add"
+    FIELDS = ("region", "organization", "ids")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "Add", priority=True),
@@ -136,13 +152,10 @@ class AddJobsScreen(ModalScreen[tuple[JobKey, ...] | None]):
         watched: Collection[JobKey] = (),
         cursor_blink: bool = True,
     ) -> None:
-        super().__init__()
+        super().__init__(endpoint_url=endpoint_url, cursor_blink=cursor_blink)
         self._region = region
         self._organization_id = organization_id
-        self._endpoint_url = endpoint_url
         self._watched = frozenset(watched)
-        self._cursor_blink = cursor_blink
-        self._tried_submit = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-dialog", classes="dialog"):
@@ -166,8 +179,7 @@ class AddJobsScreen(ModalScreen[tuple[JobKey, ...] | None]):
                 yield Button("Cancel (Esc)", id="add-cancel")
 
     def on_mount(self) -> None:
-        for widget in self.query(Input):
-            widget.cursor_blink = self._cursor_blink
+        self._apply_cursor_blink()
         ids = self.query_one("#add-ids", JobIdsArea)
         ids.cursor_blink = self._cursor_blink
         if self._organization_id:
@@ -187,14 +199,8 @@ class AddJobsScreen(ModalScreen[tuple[JobKey, ...] | None]):
         )
 
     def _show(self, check: AddCheck) -> None:
-        for widget_id, error in (
-            ("#add-region-error", check.region_error),
-            ("#add-organization-error", check.organization_error),
-            ("#add-ids-error", check.ids_error),
-        ):
-            widget = self.query_one(widget_id, Static)
-            widget.update(safe_text(error or "", single_line=False))
-            widget.display = error is not None
+        # The job IDs are a TextArea, not an Input: no field is marked, only its error shown.
+        show_errors(self, self.PREFIX, self.FIELDS, check.errors, mark_inputs=False)
         summary = self.query_one("#add-summary", Static)
         if check.keys:
             count = len(check.keys)
@@ -220,30 +226,3 @@ class AddJobsScreen(ModalScreen[tuple[JobKey, ...] | None]):
     def on_job_ids_area_submit_requested(self, event: JobIdsArea.SubmitRequested) -> None:
         event.stop()
         self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "add-submit":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
-        self._tried_submit = True
-        check = self._check()
-        self._show(check)
-        if check.ok:
-            self.dismiss(check.keys)
-            return
-        # Take the user to the first field that needs fixing.
-        for widget_id, error in (
-            ("#add-region", check.region_error),
-            ("#add-organization", check.organization_error),
-            ("#add-ids", check.ids_error),
-        ):
-            if error is not None:
-                self.query_one(widget_id).focus()
-                break
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -21,9 +21,9 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Log, ProgressBar, Static
+from textual.widgets import Footer, Input, Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from wmtui.core.export_org import (
@@ -39,17 +39,24 @@ from wmtui.core.models import ExportJob, JobKey, JobState, ValidationError
 from wmtui.core.service import ExportService, ServiceError
 from wmtui.ui.destinations import (
     Destination,
-    bucket_problem,
     description_problem,
-    kms_key_arn_problem,
     organization_problem,
-    prefix_problem,
     region_problem,
-    role_arn_problem,
 )
 from wmtui.ui.messages import ExportHalted, ExportJobsStarted, ExportTicked
 from wmtui.ui.safe_text import safe_text, sanitize
-from wmtui.ui.screens.form import field_row, show_errors, values_of
+from wmtui.ui.screens.form import (
+    DESTINATION_CHECKS,
+    DESTINATION_FIELDS,
+    DestinationFormScreen,
+    destination_rows,
+    field_errors,
+    field_row,
+    organization_of,
+    organization_rows,
+    review_buttons,
+    show_errors,
+)
 from wmtui.ui.widgets.cells import Palette, short_span
 
 PREFIX = "export"
@@ -63,7 +70,6 @@ FIELDS: tuple[str, ...] = (
     "max_running",
     "description",
 )
-DESTINATION_FIELDS: tuple[str, ...] = ("bucket", "prefix", "role_arn", "kms_key_arn")
 # Seconds between rounds when nothing is expected sooner (the engine's CLI default).
 POLL_INTERVAL = 15.0
 # Never sooner than this, even when a job looks about to end.
@@ -93,6 +99,10 @@ class ExportCheck:
     def ok(self) -> bool:
         return self.spec is not None and not self.errors
 
+    @property
+    def result(self) -> ExportSpec | None:
+        return self.spec if self.ok else None
+
 
 def max_running_problem(value: str) -> str | None:
     try:
@@ -111,25 +121,13 @@ def check_export_form(
     values: Mapping[str, str], *, endpoint_url: str | None = None, require_all: bool = False
 ) -> ExportCheck:
     """Check every field as the engine will (ExportSpec.validate), each error by its field."""
-    errors: dict[str, str] = {}
     checks: dict[str, Callable[[str], str | None]] = {
         "region": lambda value: region_problem(value, endpoint_url=endpoint_url),
         "organization": organization_problem,
-        "bucket": bucket_problem,
-        "prefix": prefix_problem,
-        "role_arn": role_arn_problem,
-        "kms_key_arn": kms_key_arn_problem,
+        **DESTINATION_CHECKS,
         "max_running": max_running_problem,
     }
-    for name, problem in checks.items():
-        value = values.get(name, "")
-        if not value:
-            if require_all:
-                errors[name] = "required"
-            continue
-        found = problem(value)
-        if found is not None:
-            errors[name] = found
+    errors = field_errors(values, checks, require_all=require_all)
     found = description_problem(values.get("description", ""))
     if found is not None:
         errors["description"] = found
@@ -153,13 +151,11 @@ def check_export_form(
     return ExportCheck(errors, spec)
 
 
-class ExportFormScreen(ModalScreen[ExportSpec | None]):
+class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
     """Dismisses with the export to run, or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "Review and start", priority=True),
-        Binding("escape", "cancel", "Cancel"),
-    ]
+    PREFIX = PREFIX
+    FIELDS = FIELDS
 
     def __init__(
         self,
@@ -172,16 +168,11 @@ class ExportFormScreen(ModalScreen[ExportSpec | None]):
         initial: ExportSpec | None = None,
         cursor_blink: bool = True,
     ) -> None:
-        super().__init__()
-        self._region = initial.region if initial else region
-        self._organization_id = initial.organization_id if initial else organization_id
-        self._destination_for = destination_for
-        self._endpoint_url = endpoint_url
+        super().__init__(
+            region, organization_id, initial, destination_for, endpoint_url, cursor_blink
+        )
         self._mailbox_count = mailbox_count
         self._initial = initial
-        self._cursor_blink = cursor_blink
-        self._tried_submit = False
-        self._filled: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         spec = self._initial
@@ -196,23 +187,9 @@ class ExportFormScreen(ModalScreen[ExportSpec | None]):
                     style="dim",
                 )
             )
-            yield from field_row(PREFIX, "region", "Region", self._region, placeholder="us-east-1")
-            yield from field_row(
-                PREFIX,
-                "organization",
-                "Organization",
-                self._organization_id,
-                placeholder="m- and 32 hex digits",
-            )
+            yield from organization_rows(PREFIX, self._region, self._organization_id)
             yield Static(id="export-org-note")
-            for name, label, placeholder in (
-                ("bucket", "S3 bucket", "example-corp-workmail-export"),
-                ("prefix", "S3 prefix", "pre-shutdown/2027"),
-                ("role_arn", "Role ARN", "arn:aws:iam::123456789012:role/WorkMailExport"),
-                ("kms_key_arn", "KMS key ARN", "arn:aws:kms:us-east-1:123456789012:key/…"),
-            ):
-                value = getattr(spec, name) if spec is not None else ""
-                yield from field_row(PREFIX, name, label, value, placeholder=placeholder)
+            yield from destination_rows(PREFIX, spec)
             yield from field_row(
                 PREFIX,
                 "max_running",
@@ -228,18 +205,10 @@ class ExportFormScreen(ModalScreen[ExportSpec | None]):
                 spec.description if spec else "",
                 placeholder="optional; each job's Description (default: wmtui export-org <id>)",
             )
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(
-                    "Review and start (Enter / ctrl+s)",
-                    id="export-submit",
-                    variant="primary",
-                    compact=True,
-                )
-                yield Button("Cancel (Esc)", id="export-cancel", compact=True)
+            yield from review_buttons(PREFIX)
 
     def on_mount(self) -> None:
-        for widget in self.query(Input):
-            widget.cursor_blink = self._cursor_blink
+        self._apply_cursor_blink()
         self._organization_changed()
         if not self._organization_id:
             self.query_one("#export-organization", Input).focus()
@@ -256,27 +225,14 @@ class ExportFormScreen(ModalScreen[ExportSpec | None]):
             self.query_one(target).focus()
         self._show(self._check())
 
-    def _values(self) -> dict[str, str]:
-        return values_of(self, PREFIX, FIELDS)
-
     def _organization_changed(self) -> None:
-        values = self._values()
-        region, organization = values["region"], values["organization"]
+        where = organization_of(self._values(), self._endpoint_url)
         note = self.query_one("#export-org-note", Static)
-        if (
-            region_problem(region, endpoint_url=self._endpoint_url) is not None
-            or organization_problem(organization) is not None
-        ):
+        if where is None:
             note.update(Text(""))
             return
-        remembered = self._destination_for(organization)
-        if remembered is not None:
-            for name in DESTINATION_FIELDS:
-                box = self.query_one(f"#export-{name}", Input)
-                if box.value.strip() in ("", self._filled.get(name, "")):
-                    value = getattr(remembered, name)
-                    self._filled[name] = value
-                    box.value = value
+        region, organization = where
+        self._fill_remembered(organization)
         count = self._mailbox_count(region, organization) if self._mailbox_count else None
         if count:
             note.update(Text(f"{count} enabled mailboxes known in this organization.", style="dim"))
@@ -300,28 +256,6 @@ class ExportFormScreen(ModalScreen[ExportSpec | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "export-submit":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
-        self._tried_submit = True
-        check = self._check()
-        self._show(check)
-        if check.ok and check.spec is not None:
-            self.dismiss(check.spec)
-            return
-        for name in FIELDS:
-            if name in check.errors:
-                self.query_one(f"#export-{name}", Input).focus()
-                break
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 # ---- the progress view -------------------------------------------------------------------------

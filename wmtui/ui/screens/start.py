@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Vertical
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
@@ -27,17 +24,24 @@ from wmtui.core.models import Mailbox, StartRequest, ValidationError, validate_e
 from wmtui.core.service import ServiceError
 from wmtui.ui.destinations import (
     Destination,
-    bucket_problem,
     description_problem,
-    kms_key_arn_problem,
     organization_problem,
-    prefix_problem,
     region_problem,
-    role_arn_problem,
 )
 from wmtui.ui.messages import MailboxesListed
 from wmtui.ui.safe_text import safe_text, sanitize
-from wmtui.ui.screens.form import field_row, show_errors, values_of
+from wmtui.ui.screens.form import (
+    DESTINATION_CHECKS,
+    DESTINATION_FIELDS,
+    DestinationFormScreen,
+    destination_rows,
+    field_errors,
+    field_row,
+    organization_of,
+    organization_rows,
+    review_buttons,
+    show_errors,
+)
 
 PREFIX = "start"
 FIELDS: tuple[str, ...] = (
@@ -50,7 +54,6 @@ FIELDS: tuple[str, ...] = (
     "kms_key_arn",
     "description",
 )
-DESTINATION_FIELDS: tuple[str, ...] = ("bucket", "prefix", "role_arn", "kms_key_arn")
 # Options shown at once; more than that is narrowed by typing.
 MAX_SHOWN = 200
 NAME_WIDTH = 28
@@ -90,6 +93,10 @@ class StartCheck:
     def ok(self) -> bool:
         return self.plan is not None and not self.errors
 
+    @property
+    def result(self) -> StartPlan | None:
+        return self.plan if self.ok else None
+
 
 def mailbox_haystack(mailbox: Mailbox) -> str:
     """What the picker's filter matches: every name a person may type, case-folded."""
@@ -118,20 +125,11 @@ def check_start_form(
     `chosen` is the mailbox picked from the list; when the list could not be read (`listed`
     False) the typed text is the mailbox's ID, user name or email.
     """
-    errors: dict[str, str] = {}
-
-    def check(name: str, problem: Callable[[str], str | None]) -> None:
-        value = values.get(name, "")
-        if not value:
-            if require_all:
-                errors[name] = "required"
-            return
-        found = problem(value)
-        if found is not None:
-            errors[name] = found
-
-    check("region", lambda value: region_problem(value, endpoint_url=endpoint_url))
-    check("organization", organization_problem)
+    where_checks: dict[str, Callable[[str], str | None]] = {
+        "region": lambda value: region_problem(value, endpoint_url=endpoint_url),
+        "organization": organization_problem,
+    }
+    errors = field_errors(values, where_checks, require_all=require_all)
     mailbox = chosen
     typed = values.get("mailbox", "")
     if chosen is not None:
@@ -152,10 +150,7 @@ def check_start_form(
             mailbox = Mailbox(entity_id=validate_entity_id(typed))
         except ValidationError as exc:
             errors["mailbox"] = str(exc)
-    check("bucket", bucket_problem)
-    check("prefix", prefix_problem)
-    check("role_arn", role_arn_problem)
-    check("kms_key_arn", kms_key_arn_problem)
+    errors.update(field_errors(values, DESTINATION_CHECKS, require_all=require_all))
     problem = description_problem(values.get("description", ""))
     if problem is not None:
         errors["description"] = problem
@@ -188,13 +183,11 @@ def mailbox_option_label(mailbox: Mailbox) -> Text:
     return label
 
 
-class StartExportScreen(ModalScreen[StartPlan | None]):
+class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
     """Dismisses with what to start, or None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "Review and start", priority=True),
-        Binding("escape", "cancel", "Cancel"),
-    ]
+    PREFIX = PREFIX
+    FIELDS = FIELDS
 
     def __init__(
         self,
@@ -207,23 +200,17 @@ class StartExportScreen(ModalScreen[StartPlan | None]):
         initial: StartPlan | None = None,
         cursor_blink: bool = True,
     ) -> None:
-        super().__init__()
-        self._region = initial.region if initial else region
-        self._organization_id = initial.organization_id if initial else organization_id
+        super().__init__(
+            region, organization_id, initial, destination_for, endpoint_url, cursor_blink
+        )
         self._list_mailboxes = list_mailboxes
-        self._destination_for = destination_for
-        self._endpoint_url = endpoint_url
         self._initial = initial
-        self._cursor_blink = cursor_blink
-        self._tried_submit = False
         self._chosen: Mailbox | None = initial.mailbox if initial else None
         # The organization whose mailboxes are (being) listed, and what came back.
         self._listing_for: tuple[str, str] | None = None
         self._mailboxes: list[Mailbox] = []
         self._listed = False
         self._shown: list[Mailbox] = []
-        # What the form filled in by itself: a field still holding it was not edited.
-        self._filled: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         initial = self._initial
@@ -237,48 +224,14 @@ class StartExportScreen(ModalScreen[StartPlan | None]):
                     style="dim",
                 )
             )
-            yield from field_row(PREFIX, "region", "Region", self._region, placeholder="us-east-1")
-            yield from field_row(
-                PREFIX,
-                "organization",
-                "Organization",
-                self._organization_id,
-                placeholder="m- and 32 hex digits",
-            )
+            yield from organization_rows(PREFIX, self._region, self._organization_id)
             yield from field_row(
                 PREFIX, "mailbox", "Mailbox", placeholder="type part of a name or email"
             )
             yield Static(id="start-list-status")
             yield OptionList(id="start-mailboxes", markup=False, compact=True)
             yield Static(id="start-chosen")
-            yield from field_row(
-                PREFIX,
-                "bucket",
-                "S3 bucket",
-                request.s3_bucket_name if request else "",
-                placeholder="example-corp-workmail-export",
-            )
-            yield from field_row(
-                PREFIX,
-                "prefix",
-                "S3 prefix",
-                request.s3_prefix if request else "",
-                placeholder="pre-shutdown/2027",
-            )
-            yield from field_row(
-                PREFIX,
-                "role_arn",
-                "Role ARN",
-                request.role_arn if request else "",
-                placeholder="arn:aws:iam::123456789012:role/WorkMailExport",
-            )
-            yield from field_row(
-                PREFIX,
-                "kms_key_arn",
-                "KMS key ARN",
-                request.kms_key_arn if request else "",
-                placeholder="arn:aws:kms:us-east-1:123456789012:key/…",
-            )
+            yield from destination_rows(PREFIX, initial.destination if initial else None)
             yield from field_row(
                 PREFIX,
                 "description",
@@ -287,18 +240,10 @@ class StartExportScreen(ModalScreen[StartPlan | None]):
                 placeholder="optional, up to 1023 characters",
             )
             yield Static(id="start-summary")
-            with Horizontal(classes="dialog-buttons"):
-                yield Button(
-                    "Review and start (Enter / ctrl+s)",
-                    id="start-submit",
-                    variant="primary",
-                    compact=True,
-                )
-                yield Button("Cancel (Esc)", id="start-cancel", compact=True)
+            yield from review_buttons(PREFIX)
 
     def on_mount(self) -> None:
-        for widget in self.query(Input):
-            widget.cursor_blink = self._cursor_blink
+        self._apply_cursor_blink()
         self._fill_destination()
         self._organization_changed()
         self._show_chosen()
@@ -312,32 +257,14 @@ class StartExportScreen(ModalScreen[StartPlan | None]):
 
     # ---- the organization and its mailboxes --------------------------------------------------
 
-    def _values(self) -> dict[str, str]:
-        return values_of(self, PREFIX, FIELDS)
-
     def _where(self) -> tuple[str, str] | None:
-        values = self._values()
-        region, organization = values["region"], values["organization"]
-        if region_problem(region, endpoint_url=self._endpoint_url) is not None:
-            return None
-        if organization_problem(organization) is not None:
-            return None
-        return region, organization
+        return organization_of(self._values(), self._endpoint_url)
 
     def _fill_destination(self) -> None:
         """Put the organization's remembered destination in the fields nobody edited."""
         where = self._where()
-        if where is None:
-            return
-        remembered = self._destination_for(where[1])
-        if remembered is None:
-            return
-        for name in DESTINATION_FIELDS:
-            box = self.query_one(f"#start-{name}", Input)
-            if box.value.strip() in ("", self._filled.get(name, "")):
-                value = getattr(remembered, name)
-                self._filled[name] = value
-                box.value = value
+        if where is not None:
+            self._fill_remembered(where[1])
 
     def _organization_changed(self) -> None:
         where = self._where()
@@ -515,28 +442,6 @@ class StartExportScreen(ModalScreen[StartPlan | None]):
             self._pick(self.query_one("#start-mailboxes", OptionList).highlighted)
             return
         self.action_submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "start-submit":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def action_submit(self) -> None:
-        self._tried_submit = True
-        check = self._check()
-        self._show(check)
-        if check.ok and check.plan is not None:
-            self.dismiss(check.plan)
-            return
-        for name in FIELDS:
-            if name in check.errors:
-                self.query_one(f"#start-{name}", Input).focus()
-                break
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     @property
     def chosen(self) -> Mailbox | None:
