@@ -824,7 +824,8 @@ class WmtuiApp(App[None]):
             filter_text=self.filter_text,
             now=self._clock(),
         )
-        self.query_one(StatusLine).update(render_status(info, self._palette))
+        # One line of fixed height: no screen-wide layout pass for a new status text.
+        self.query_one(StatusLine).update(render_status(info, self._palette), layout=False)
 
     def _update_banner(self) -> None:
         parts: list[Text] = []

@@ -11,6 +11,8 @@ class Banner(Static):
 
     def show_problem(self, text: Text | None, *, severity: str = "error") -> None:
         if text is None:
+            if not self.display:
+                return  # already hidden: every refresh calls this, and an update costs a layout
             self.display = False
             self.update(Text(""))
             return
