@@ -14,9 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
-from urllib.parse import urlsplit, urlunsplit
 
-from wmtui.aws.errors import cap, no_region_error, to_service_error
+from wmtui.aws.errors import cap, no_region_error, to_service_error, without_userinfo
 from wmtui.core.models import (
     WORKMAIL_REGIONS,
     ExportJob,
@@ -164,18 +163,6 @@ def _mailbox_from(data: Mapping[str, Any], kind: str, id_field: str = "Id") -> M
     )
 
 
-def _without_userinfo(url: str) -> str:
-    """An endpoint URL fit to show: no user:password@ part."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(endpoint URL)"
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
 def _no_limit_retry(response: Any = None, **_: Any) -> bool | None:
     """needs-retry hook: LimitExceeded (10 running, one per mailbox a day) will not clear in
     seconds, so it is answered at once instead of after botocore's throttle back-off."""
@@ -267,7 +254,7 @@ class Boto3ExportService:
         if region:
             parts.append(f"region {region}")
         if self._endpoint_url:
-            parts.append(f"endpoint {_without_userinfo(self._endpoint_url)}")
+            parts.append(f"endpoint {without_userinfo(self._endpoint_url)}")
         elif region:
             parts.append(f"https://workmail.{region}.amazonaws.com")
         return " · ".join(parts)
