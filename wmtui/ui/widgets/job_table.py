@@ -8,7 +8,12 @@ Two things DataTable does for any table are skipped here because this one has fi
 widths and one-line rows: measuring every new row's cells (on idle, 70,000 measurements for
 10,000 rows) and dropping every render cache when one cell changes (`update_cell` bumps the
 table's update count, which also rebuilds the row order and offsets over all rows and renders
-every visible cell again). `_set_cells` drops only the changed rows' cached renders instead.
+every visible cell again). `_set_cells` drops only the changed cells' cached renders instead.
+
+Rows are also built lazily. A sync only marks the rows whose job changed as stale; a stale row
+is built again (and compared cell by cell with what it showed) when it is about to be painted
+or when its cells are read. A refresh that changes a thousand rows of ten thousand builds the
+forty or so on screen, so the key that arrives meanwhile does not wait for the other 960.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar, Self, cast
 
+from rich.console import ConsoleOptions
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -68,6 +78,8 @@ RowCells = tuple[Text, ...]
 
 # Past this many removals at once, rebuilding is cheaper than removing row by row.
 _REBUILD_AFTER_REMOVALS = 200
+# Rendered cell texts by content and width: progress bars, states and times repeat a lot.
+_TEXT_CACHE_SIZE = 4096
 
 
 class JobIdCell(Text):
@@ -85,12 +97,6 @@ class JobIdCell(Text):
 def _same(old: Text, new: Text) -> bool:
     """Whether a cell would look the same; Text == ignores the base style, so compare it too."""
     return old.plain == new.plain and old.style == new.style and old.spans == new.spans
-
-
-def _discard_rows(cache: LRUCache[tuple[Any, ...], object], rows: set[RowKey]) -> None:
-    stale = [key for key in cache.keys() if key[0] in rows]  # noqa: SIM118
-    for key in stale:
-        cache.discard(key)
 
 
 class JobTable(DataTable[Text]):
@@ -129,6 +135,11 @@ class JobTable(DataTable[Text]):
         self._shown: dict[str, RowCells] = {}
         # The `order` of the last sync: the app hands the same list while the order holds.
         self._synced_order: Sequence[str] | None = None
+        # Rows whose content may have changed since they were last built, and how to build them.
+        self._stale: set[str] = set()
+        self._build: Callable[[str], RowCells] | None = None
+        self._text_cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(_TEXT_CACHE_SIZE)
+        self._text_options: dict[int, ConsoleOptions] = {}
         self._when_painted: list[Callable[[], object]] = []
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
         self._widths = column_widths(87)
@@ -187,6 +198,8 @@ class JobTable(DataTable[Text]):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
+        if self._stale:
+            self._build_visible()
         lines = super().render_lines(crop)
         if self._when_painted and not self._require_update_dimensions:
             callbacks, self._when_painted = self._when_painted, []
@@ -195,13 +208,167 @@ class JobTable(DataTable[Text]):
                 self.call_after_refresh(callback)
         return lines
 
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """DataTable's cell render, for a one-line Text cell, without Rich's generic layers.
+
+        DataTable renders each cell as Styled(Padding(cell)) through Console.render_lines:
+        about a tenth of a millisecond a cell, and a refresh that changes the forty rows on
+        screen renders a hundred cells. Here the cell's text is rendered once per content
+        and width (shared by every row that shows it), padded, and the same pre and post
+        styles are applied: the same characters in the same styles (tests/test_job_table.py
+        compares the two). Anything else (the header, a multi-line cell) goes to DataTable.
+        """
+        if row_index < 0 or column_index < 0 or self.fixed_rows or self.fixed_columns:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        cache_key: tuple[RowKey, ColumnKey, Style, bool, bool, bool, int, Any] = (
+            row_key,
+            column_key,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cache = self._cell_render_cache
+        if cache_key in cache:
+            return cache[cache_key]
+        cell = self._get_row_renderables(row_index).cells[column_index]
+        pad = self.cell_padding
+        if (
+            not isinstance(cell, Text)
+            or self.rows[row_key].height != 1
+            or "\n" in cell.plain
+            or "\t" in cell.plain
+            or width < 2 * pad
+        ):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre_style = (
+            base_style + Style.from_meta({"row": row_index, "column": column_index})
+        ) + component_style
+        line = [Segment(" " * pad), *self._text_line(cell, width - 2 * pad), Segment(" " * pad)]
+        lines = [list(Segment.apply_style(line, style=pre_style, post_style=post_style))]
+        cache[cache_key] = lines
+        return lines
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        """DataTable's row render for this table's case, without the steps it never needs.
+
+        A row cursor, no row labels, no fixed rows or columns, no zebra stripes: the row's
+        style is the base style, and the header's style (looked up through the CSS on every
+        row by DataTable) is not used. The same segments come out (tests/test_job_table.py).
+        """
+        if (
+            row_key is self._header_row_key
+            or self.cursor_type != "row"
+            or self.fixed_rows
+            or self.fixed_columns
+            or self.zebra_stripes
+            or (self._labelled_row_exists and self.show_row_labels)
+            or (row_index := self._row_locations.get(row_key)) is None
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cache_key = (
+            row_key,
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cache = self._row_render_cache
+        if cache_key in cache:
+            return cache[cache_key]
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        render_cell = self._render_cell
+        padding = 2 * self.cell_padding
+        scrollable_row: SegmentLines = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(self.ordered_columns):
+            width = padding + (column.content_width if column.auto_width else column.width)
+            table_width += width
+            scrollable_row.append(
+                render_cell(row_index, column_index, base_style, width, cursor, hover)[line_no]
+            )
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover_location.row == (row_index or 0),
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = base_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        remaining = max(0, self.size.width - table_width)
+        scrollable_row.append([Segment(" " * remaining, extend_style)])
+        row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable_row)
+        cache[cache_key] = row_pair
+        return row_pair
+
+    def _text_line(self, cell: Text, width: int) -> list[Segment]:
+        """A one-line Text rendered `width` cells wide, as Rich renders it inside Padding."""
+        key = (cell.plain, cell.style, tuple(cell.spans), cell.overflow, cell.justify, width)
+        segments = self._text_cache.get(key)
+        if segments is None:
+            options = self._text_options.get(width)
+            if options is None:
+                options = self.app.console_options.update(width=width, height=1, no_wrap=True)
+                self._text_options[width] = options
+            rendered = self.app.console.render(cell, options)
+            segments = Segment.adjust_line_length(
+                [segment for segment in rendered if segment.text != "\n"], width, pad=True
+            )
+            self._text_cache[key] = segments
+        return segments
+
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         # Every column has a fixed width and every row one line: measuring the new rows'
         # cells would change nothing (it is most of the start-up time with 10,000 rows).
         super()._update_dimensions(())
 
     def _set_cells(self, changes: Sequence[tuple[str, str, Text]]) -> None:
-        """`update_cell` for many cells, dropping only the changed rows' cached renders.
+        """`update_cell` for many cells, dropping only the changed cells' cached renders.
 
         update_cell would bump the update count that keys every DataTable cache, so the next
         paint rebuilds the row order and offsets over all rows and renders every visible
@@ -209,20 +376,84 @@ class JobTable(DataTable[Text]):
         """
         data = self._data
         rows: set[RowKey] = set()
+        cells: set[tuple[RowKey, ColumnKey]] = set()
         for row, column, value in changes:
             row_key = RowKey(row)
-            data[row_key][ColumnKey(column)] = value
+            column_key = ColumnKey(column)
+            data[row_key][column_key] = value
             rows.add(row_key)
+            cells.add((row_key, column_key))
         if not rows:
             return
         # Keyed by (update count, row index), and cheap to rebuild for the rows on screen.
         self._row_renderable_cache.clear()
         # Lines are assembled from the cached row renders: cheap to put together again.
         self._line_cache.clear()
-        # LRUCache has keys() but no __iter__; both caches are keyed by the row key first.
-        for cache in (self._cell_render_cache, self._row_render_cache):
-            _discard_rows(cast("LRUCache[tuple[Any, ...], object]", cache), rows)
-        self.refresh()
+        # LRUCache has keys() but no __iter__. Rendered cells are keyed by (row, column, ...),
+        # rendered rows by (row, ...).
+        cell_cache = cast("LRUCache[tuple[Any, ...], object]", self._cell_render_cache)
+        for key in [key for key in cell_cache.keys() if key[:2] in cells]:  # noqa: SIM118
+            cell_cache.discard(key)
+        row_cache = cast("LRUCache[tuple[Any, ...], object]", self._row_render_cache)
+        for key in [key for key in row_cache.keys() if key[0] in rows]:  # noqa: SIM118
+            row_cache.discard(key)
+
+    # ---- lazy rows ------------------------------------------------------------------------
+
+    def invalidate(self, keys: Iterable[str] | None = None) -> None:
+        """Build these rows (None: all) again when they are next painted or read.
+
+        Rows whose cells come out the same are left as they were, so this is cheap to call
+        for rows that depend on the clock alone.
+        """
+        if keys is None:
+            self._stale.update(self._shown)
+        else:
+            shown = self._shown
+            self._stale.update(key for key in keys if key in shown)
+        if self._stale:
+            self.refresh()
+
+    def _build_rows(self, keys: Iterable[str]) -> bool:
+        """Build the stale rows among `keys` now; True if any cell changed."""
+        build = self._build
+        stale = self._stale
+        changes: list[tuple[str, str, Text]] = []
+        for key in keys:
+            if key not in stale:
+                continue
+            stale.discard(key)
+            if build is not None and key in self._shown:
+                self._update_row(key, build(key), changes)
+        self._set_cells(changes)
+        return bool(changes)
+
+    def _build_visible(self) -> None:
+        """Build the stale rows on screen (and one beyond each edge), before they are painted."""
+        offsets = self._y_offsets
+        top = self.scroll_offset.y
+        first = max(0, top - 1)
+        last = min(len(offsets), top + self.size.height + 1)
+        self._build_rows({str(offsets[y][0].value) for y in range(first, last)})
+
+    def _build_row(self, row_key: RowKey | str) -> None:
+        key = str(row_key.value) if isinstance(row_key, RowKey) else row_key
+        if key in self._stale and self._build_rows((key,)):
+            # Read while painting, past the rows built beforehand: paint again to be sure.
+            self.refresh()
+
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text:
+        self._build_row(row_key)
+        return super().get_cell(row_key, column_key)
+
+    def get_row(self, row_key: RowKey | str) -> list[Text]:
+        self._build_row(row_key)
+        return super().get_row(row_key)
+
+    def get_column(self, column_key: ColumnKey | str) -> Iterable[Text]:
+        if self._build_rows(list(self._stale)):
+            self.refresh()
+        return super().get_column(column_key)
 
     @property
     def selected_key(self) -> str | None:
@@ -257,6 +488,7 @@ class JobTable(DataTable[Text]):
         `build(key)` gives a row's cells in COLUMN_KEYS order. `dirty` names the rows whose
         content may have changed (None: all of them); other existing rows are left alone.
         """
+        self._build = build
         self._deferring = True
         try:
             self._sync(order, build, dirty)
@@ -293,15 +525,9 @@ class JobTable(DataTable[Text]):
             for key in removed:
                 self.remove_row(key)
                 del self._shown[key]
-            to_check = (
-                [key for key in present if key not in removed]
-                if dirty is None
-                else [key for key in dirty if key in present and key not in removed]
-            )
-            changes: list[tuple[str, str, Text]] = []
-            for key in to_check:
-                self._update_row(key, build(key), changes)
-            self._set_cells(changes)
+                self._stale.discard(key)
+            # Built when painted or read: see `invalidate`.
+            self.invalidate(None if dirty is None else dirty)
             added = False
             for key in order:
                 if key not in self._shown:
@@ -325,6 +551,7 @@ class JobTable(DataTable[Text]):
                 self.move_cursor(row=target, animate=False)
 
     def _rebuild(self, order: Sequence[str], build: Callable[[str], RowCells]) -> None:
+        self._stale.clear()
         if self._shown:
             self.clear()
             self._shown.clear()
