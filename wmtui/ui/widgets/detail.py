@@ -239,13 +239,29 @@ class DetailPane(VerticalScroll):
             self.show(*self._last)
 
     def _put(self, title: Text, alert: Text | None, body: Text) -> None:
-        # Same content, no update: an update re-lays out the screen, which a key press feels.
+        # Same content, no update: every repaint is time a key press waits for.
         shown = (title, alert, body)
-        if shown == self._shown:
+        before = self._shown
+        if shown == before:
             return
         self._shown = shown
-        self.query_one("#detail-title", Static).update(title)
-        alert_widget = self.query_one("#detail-alert", Static)
-        alert_widget.display = alert is not None
-        alert_widget.update(alert if alert is not None else Text(""))
-        self.query_one("#detail-body", Static).update(body)
+        if before is None or title != before[0]:
+            _update(self.query_one("#detail-title", Static), title)
+        if before is None or alert != before[1]:
+            alert_widget = self.query_one("#detail-alert", Static)
+            alert_widget.display = alert is not None
+            _update(alert_widget, alert if alert is not None else Text(""))
+        if before is None or body != before[2]:
+            _update(self.query_one("#detail-body", Static), body)
+
+
+def _update(widget: Static, content: Text) -> None:
+    """Static.update, with a screen-wide layout only when the widget's height changes.
+
+    A new job under the cursor mostly has as many lines as the last: repainting the pane is
+    then enough, and a layout of the whole screen would cost a key press ten times as much.
+    """
+    size = widget.content_size
+    widget.update(content, layout=False)
+    if not size.width or widget.get_content_height(size, size, size.width) != size.height:
+        widget.refresh(layout=True)
