@@ -396,7 +396,7 @@ class WmtuiApp(App[None]):
         # Per-row caches, so a refresh of a few rows in 10,000 costs a few rows.
         self._row_of: dict[JobKey, str] = {}
         self._sort_keys: dict[JobKey, tuple[Any, ...]] = {}
-        self._time_texts: dict[JobKey, tuple[str, str]] = {}
+        self._settled: set[JobKey] = set()
         # The visible rows in order; None when a change may have reordered them.
         self._order: list[str] | None = None
         self._running_count = 0
@@ -553,7 +553,6 @@ class WmtuiApp(App[None]):
             self._job_errors,
             self._search,
             self._sort_keys,
-            self._time_texts,
         ]
         for mapping in mappings:
             for stale in [key for key in mapping if key not in self._watched_set]:
@@ -660,7 +659,6 @@ class WmtuiApp(App[None]):
         palette = self._palette
         state = job.state if job is not None else JobState.UNKNOWN
         times = self._times(job, now)
-        self._time_texts[key] = times
         job_id = key.job_id
         if not (job_id.isascii() and job_id.isprintable() and len(job_id) <= 64):
             job_id = cell_text(job_id, limit=64).plain
@@ -720,8 +718,11 @@ class WmtuiApp(App[None]):
         row_of = self._row_of
         return [row_of[key] for key in sorted(keys, key=self._cached_sort_key)]
 
-    def _sync_table(self, dirty: Collection[JobKey] | None) -> None:
-        """Show the watched jobs; `dirty` names the rows that may have changed (None: all)."""
+    def _sync_table(
+        self, dirty: Collection[JobKey] | None, settled: Collection[JobKey] = ()
+    ) -> None:
+        """Show the watched jobs; `dirty` names the rows that may have changed (None: all),
+        `settled` those of them whose place in the order cannot have changed."""
         table = self.query_one(JobTable)
         if dirty is None:
             self._search.clear()
@@ -732,6 +733,8 @@ class WmtuiApp(App[None]):
             filtering = bool(self.filter_text.strip())
             for key in dirty:
                 self._search.pop(key, None)
+                if key in settled:
+                    continue
                 before = self._sort_keys.pop(key, None)
                 # Re-sort only when a changed row would move (or may now match the filter).
                 if self._order is not None and (
@@ -750,15 +753,12 @@ class WmtuiApp(App[None]):
         self._update_detail()
 
     def _tick_relative_times(self) -> None:
-        """Redraw only the rows whose "3h ago" or "ETA 12m" reads differently by now."""
+        """Redraw "3h ago" and "ETA 12m" as the clock moves: the table builds the rows on
+        screen again when it paints them, and only cells that read differently change."""
         if not self._widgets_alive():
             return
-        now = self._clock()
-        jobs = self._jobs
-        texts = self._time_texts
-        dirty = [key for key in self._watched if texts.get(key) != self._times(jobs.get(key), now)]
-        if dirty:
-            self._sync_table(dirty)
+        self.query_one(JobTable).invalidate()
+        self._update_detail()
         self._update_status()
 
     def _tick_status(self) -> None:
@@ -1128,7 +1128,7 @@ class WmtuiApp(App[None]):
             return
         self._refresh_count += 1
         changed, transitions = self._merge(result)
-        self._sync_table(changed)
+        self._sync_table(changed, self._settled)
         initial, self._initial_selection = self._initial_selection, None
         if initial is not None and initial == self.selected_key():
             # Nobody moved the cursor yet: start at the top of the sorted table.
@@ -1153,12 +1153,26 @@ class WmtuiApp(App[None]):
         watched = self._watched_set
         changed: set[JobKey] = set()
         finished: list[ExportJob] = []
+        # Changed jobs that keep their place in the order (see `_sort_key`): most refreshes
+        # only move running jobs' progress on, and re-sorting 10,000 rows is not free.
+        by_progress = self.sort_mode is SortMode.PROGRESS
+        settled: set[JobKey] = set()
+        self._settled = settled
         for key, job in result.jobs.items():
             if key not in watched:
                 continue  # removed while the refresh ran
             old = self._jobs.get(key)
             if old != job:
                 changed.add(key)
+                if (
+                    old is not None
+                    and old.state is job.state
+                    and old.start_time == job.start_time
+                    and (old.last_seen is None) == (job.last_seen is None)
+                    and (not by_progress or old.progress == job.progress)
+                    and key not in self._job_errors
+                ):
+                    settled.add(key)
                 if (
                     old is not None
                     and key in self._fresh
@@ -1174,6 +1188,7 @@ class WmtuiApp(App[None]):
             if key in watched:
                 self._job_errors[key] = error
                 changed.add(key)
+                settled.discard(key)
         touched_orgs = set(self._org_errors) | set(result.org_errors)
         self._org_errors = dict(result.org_errors)
         blocked: set[JobKey] = set()
@@ -1183,6 +1198,7 @@ class WmtuiApp(App[None]):
                 if org not in touched_orgs:
                     continue
                 changed.add(k)
+                settled.discard(k)
                 known = self._jobs.get(k)
                 if (
                     org in self._org_errors
