@@ -98,6 +98,8 @@ class Timeline:
     displays: list[float] = field(default_factory=list)
     cursor_moves: list[float] = field(default_factory=list)
     syncs: list[float] = field(default_factory=list)
+    # How long each screen update took to compose (Screen._compositor_refresh), in seconds.
+    frames: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def stamp(self, series: list[float]) -> None:
@@ -157,11 +159,23 @@ def _display_stamps(timeline: Timeline) -> Iterator[None]:
         if renderable is not None and not self._batch_count:
             timeline.stamp(timeline.displays)
 
+    from textual.screen import Screen
+
+    compose = Screen._compositor_refresh
+
+    def compositor_refresh(self: Any) -> None:
+        begun = time.perf_counter()
+        compose(self)
+        with timeline.lock:
+            timeline.frames.append(time.perf_counter() - begun)
+
     App._display = display  # type: ignore[method-assign]
+    Screen._compositor_refresh = compositor_refresh  # type: ignore[method-assign]
     try:
         yield
     finally:
         App._display = original  # type: ignore[method-assign]
+        Screen._compositor_refresh = compose  # type: ignore[method-assign]
 
 
 def _progressed(world: World, step: int) -> RefreshResult:
@@ -186,6 +200,9 @@ class ScreenFigures:
     key_frozen: list[float] = field(default_factory=list)
     # Key presses during a refresh whose wait held a full (generation 2) collection.
     key_with_full_gc: int = 0
+    # Screen updates during the presses under a refresh, and during the baseline presses.
+    frames_busy: list[float] = field(default_factory=list)
+    frames_idle: list[float] = field(default_factory=list)
     gc_pauses: list[tuple[int, float, float]] = field(default_factory=list)
     tracked_objects: int = 0
     # Time inside parts of the handler (diagnostic), by part name.
@@ -308,15 +325,19 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
                     step += 1
                     result = _progressed(world, step)
                     begun = time.perf_counter()
+                    timeline.frames.clear()
                     handled, painted = await loop.run_in_executor(None, press, result)
                     figures.key_busy_handled.append(handled)
                     figures.key_busy.append(painted)
+                    figures.frames_busy += timeline.frames
                     if watch.within(begun, time.perf_counter()):
                         figures.key_with_full_gc += 1
                     await _wait_quiet(app)
                     await pilot.pause()
+                    timeline.frames.clear()
                     _, painted = await loop.run_in_executor(None, press, None)
                     figures.key_idle.append(painted)
+                    figures.frames_idle += timeline.frames
                     await pilot.pause()
             figures.gc_pauses = watch.pauses
 
@@ -465,6 +486,8 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
     row("cursor-down during a refresh -> cursor moved", figures.key_busy_handled)
     row("cursor-down during a refresh -> painted", figures.key_busy, f"p95 <= {ms(KEY_TARGET)}")
     row("cursor-down, no refresh -> painted (baseline)", figures.key_idle)
+    row("  a screen update while keys met refreshes (compose time)", figures.frames_busy)
+    row("  a screen update for a key alone (compose time)", figures.frames_idle)
     row("cursor-down during a refresh -> painted, gc.freeze() (diagnostic)", figures.key_frozen)
     apply = median(figures.apply)
     key = percentile(figures.key_busy, 0.95)
@@ -519,13 +542,17 @@ def _apply_why(figures: ScreenFigures) -> str:
 
 def _key_why(figures: ScreenFigures) -> str:
     full = [d for g, _, d in figures.gc_pauses if g == 2]
-    longest = f", up to {ms(max(full))}" if full else ""
+    longest = f"; {len(full)} full collections, up to {ms(max(full))}" if full else ""
+    frame = 1 / 60
+    long_frames = sum(1 for f in figures.frames_busy if f > frame)
     return (
-        f"the key waits on the UI thread for the rest of the handler (median "
-        f"{ms(median(figures.apply))}), the repaint of the changed table (synced -> painted "
-        f"{ms(median(figures.to_paint) - median(figures.to_sync))} median) and garbage "
-        f"collection ({figures.key_with_full_gc} of {len(figures.key_busy)} presses waited "
-        f"through a full collection{longest})"
+        f"a key that lands in a refresh waits for the rest of the handler (median "
+        f"{ms(median(figures.apply))}) and, as a rule, for the screen update that paints the "
+        f"refresh (composed in {ms(median(figures.frames_busy))} median, "
+        f"{long_frames} of {len(figures.frames_busy)} longer than Textual's 1/60 s frame; after "
+        f"such a frame the next one waits one to two frame periods), then for its own update "
+        f"(a key alone: {ms(median(figures.frames_idle))} to compose, "
+        f"{ms(median(figures.key_idle))} from key to screen){longest}"
     )
 
 
