@@ -180,7 +180,9 @@ async def test_cells_render_exactly_as_datatable_renders_them() -> None:
         table = app.query_one(JobTable)
         texts = [make() for make in CELLS]
         keys = [f"row-{n}" for n in range(len(texts))]
-        cells = {key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts)}
+        cells = {
+            key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
+        }
         table.sync(keys, cells.__getitem__)
         await pilot.pause()
         base = Style(color="white", bgcolor="black")
@@ -205,7 +207,9 @@ async def test_rows_render_exactly_as_datatable_renders_them() -> None:
         table = app.query_one(JobTable)
         texts = [make() for make in CELLS]
         keys = [f"row-{n}" for n in range(len(texts))]
-        cells = {key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts)}
+        cells = {
+            key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
+        }
         table.sync(keys, cells.__getitem__)
         await pilot.pause()
         base = Style(color="white", bgcolor="black")
