@@ -318,3 +318,39 @@ def test_target_names_profile_region_and_endpoint_never_keys() -> None:
         real.target
         == "profile default · region us-west-2 · https://workmail.us-west-2.amazonaws.com"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain ascii", "plain ascii"),
+        ("Chloé Dubois", "Chloé Dubois"),
+        ("bad \ud800 text", "bad \\ud800 text"),
+        (42, "42"),
+        (None, None),
+        ("x" * 5000, "x" * 4095 + "…"),
+        ("é" * 5000, "é" * 4095 + "…"),
+    ],
+    ids=["ascii", "non-ascii", "lone-surrogate", "number", "none", "long-ascii", "long-non-ascii"],
+)
+def test_fields_read_from_answers_are_escaped_and_capped(value: object, expected: str) -> None:
+    """The fast path for short ASCII fields gives what the general one gives."""
+    from wmtui.aws.service import FIELD_LIMIT, _text
+
+    assert FIELD_LIMIT == 4096
+    assert _text(value) == expected
+
+
+def test_job_records_read_states_and_utc_times() -> None:
+    """Known and unknown states, times in UTC, the read time given for a whole page."""
+    from wmtui.aws.service import _job_from
+
+    key = JobKey("us-east-1", ORG, "job-1")
+    seen = datetime(2026, 1, 2, tzinfo=UTC)
+    started = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
+    job = _job_from(key, {"State": "FAILED", "StartTime": started}, described=False, seen=seen)
+    assert (job.state, job.raw_state, job.last_seen) == (JobState.FAILED, "FAILED", seen)
+    assert job.start_time == started and job.start_time.tzinfo is UTC
+    odd = _job_from(key, {"State": "PAUSED"}, described=True)
+    assert (odd.state, odd.raw_state) == (JobState.UNKNOWN, "PAUSED")
+    assert odd.last_seen is not None and odd.last_seen.tzinfo is UTC

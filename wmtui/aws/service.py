@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -81,11 +82,15 @@ def _client_token(value: str | None, operation: str) -> str:
     return _validated(lambda: validate_client_token(value), operation)
 
 
-# Tolerant readers for answers: never crash on a missing or odd value.
+# Tolerant readers for answers: never crash on a missing or odd value. They run for every field
+# of every job of every List page (1,000 jobs are 9,000 fields), so the common case is kept cheap.
 def _text(value: object) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
+    # The usual field: plain ASCII (no surrogate possible) and short enough, kept as it is.
+    if text.isascii() and len(text) <= FIELD_LIMIT:
+        return text
     # JSON may carry a lone surrogate, which no file or terminal can encode: shown escaped.
     text = (
         text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(text) else text
@@ -104,12 +109,18 @@ def _parse_timestamp(value: object) -> datetime:
     return parse_timestamp(str(value))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _has_surrogate(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    return _SURROGATE.search(text) is not None
 
 
 def _time(value: object) -> datetime | None:
-    return utc(value) if isinstance(value, datetime) else None
+    if not isinstance(value, datetime):
+        return None
+    # _parse_timestamp already gives UTC; anything else (a string botocore parsed) is converted.
+    return value if value.tzinfo is UTC else utc(value)
 
 
 def _progress(value: object) -> int | None:
@@ -127,11 +138,18 @@ def _progress(value: object) -> int | None:
     return None
 
 
-def _job_from(key: JobKey, data: Mapping[str, Any], *, described: bool) -> ExportJob:
+# JobState.parse for the states the service sends, as one dict look-up.
+_STATES: dict[object, JobState] = {state.value: state for state in JobState}
+
+
+def _job_from(
+    key: JobKey, data: Mapping[str, Any], *, described: bool, seen: datetime | None = None
+) -> ExportJob:
     raw_state = data.get("State")
+    state = _STATES.get(raw_state) if isinstance(raw_state, str) else None
     return ExportJob(
         key=key,
-        state=JobState.parse(raw_state),
+        state=state if state is not None else JobState.parse(raw_state),
         raw_state=_text(raw_state),
         entity_id=_text(data.get("EntityId")),
         description=_text(data.get("Description")),
@@ -144,7 +162,7 @@ def _job_from(key: JobKey, data: Mapping[str, Any], *, described: bool) -> Expor
         error_info=_text(data.get("ErrorInfo")),
         start_time=_time(data.get("StartTime")),
         end_time=_time(data.get("EndTime")),
-        last_seen=now_utc(),
+        last_seen=seen if seen is not None else now_utc(),
         described=described,
     )
 
@@ -390,11 +408,13 @@ class Boto3ExportService:
                     answer = client.list_mailbox_export_jobs(
                         OrganizationId=organization_id, MaxResults=PAGE_SIZE, NextToken=token
                     )
+            # Every job of a page was read at the same moment.
+            seen = now_utc()
             for item in answer.get("Jobs") or []:
                 job_id = item.get("JobId") if isinstance(item, Mapping) else None
                 if isinstance(job_id, str) and job_id:
                     key = JobKey(region, organization_id, job_id)
-                    jobs.append(_job_from(key, item, described=False))
+                    jobs.append(_job_from(key, item, described=False, seen=seen))
             next_token = answer.get("NextToken")
             if not next_token:
                 return jobs
