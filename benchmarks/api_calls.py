@@ -4,6 +4,10 @@ For each case the steady state is measured: every watched job was read before (t
 10 run in each organization and the rest are final. Side by side, in the same run and through
 the same boto3 client and pool size: the refresh plan, a Describe per watched job, and a loop of
 `aws workmail describe-mailbox-export-job` (timed on a small sample and extrapolated).
+
+The emulator serves each case from a process of its own (benchmarks/emulator_process.py), as
+the real service runs on machines of its own: its CPU is not charged to the client's refresh.
+The counts are still the emulator's own, read from that process.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.common import (
@@ -29,6 +33,7 @@ from benchmarks.common import (
     ms,
     ratio,
 )
+from benchmarks.emulator_process import EmulatorProcess
 from benchmarks.world import REGION, World, build_world
 from wmtui.aws.service import Boto3ExportService
 from wmtui.core.models import JobKey
@@ -87,15 +92,9 @@ class AwsCliResult:
     skipped: str | None = None
 
 
-def _counted(world: World) -> Counter[str]:
-    counts = world.state.counters_snapshot()
-    world.state.reset_counters()
-    return +counts
-
-
-def _service(server: EmulatorServer) -> Boto3ExportService:
+def _service(endpoint_url: str) -> Boto3ExportService:
     return Boto3ExportService(
-        endpoint_url=server.endpoint_url,
+        endpoint_url=endpoint_url,
         region=REGION,
         credentials=BENCH_CREDENTIALS,
         connect_timeout=5.0,
@@ -118,72 +117,91 @@ def _timed(action: Callable[[], object]) -> float:
 def run_case(
     jobs: int, organizations: int, options: Options, log: Callable[[str], None]
 ) -> CaseResult:
-    world = build_world(jobs, organizations)
-    case = CaseResult(jobs, organizations, world.pages_needed())
-    planner = RefreshPlanner(clock=world.clock.now)
-    with EmulatorServer(world.state, latency_ms=options.latency_ms) as server:
-        service = _service(server)
-        # Warm up: the client, the connection pool and the planner's memory of pages.
-        planner.refresh(service, world.watched, world.known, max_workers=MAX_WORKERS)
-        _counted(world)
-
-        # The refresh plan, steady state: the same tick again and again (the clock stands still).
-        for _ in range(options.repeats):
-            started = time.perf_counter()
-            result = planner.refresh(service, world.watched, world.known, max_workers=MAX_WORKERS)
-            case.plan_times.append(time.perf_counter() - started)
-            counted = _counted(world)
-            if counted != result.calls:
-                raise RuntimeError(
-                    f"{case.label}: emulator counted {counted}, plan says {result.calls}"
-                )
-            if result.global_error or result.org_errors or result.job_errors:
-                problem = result.global_error or result.org_errors or result.job_errors
-                raise RuntimeError(f"{case.label}: refresh failed: {problem}")
-            if case.plan_calls and counted != case.plan_calls:
-                raise RuntimeError(
-                    f"{case.label}: calls changed between ticks: {case.plan_calls} then {counted}"
-                )
-            case.plan_calls = counted
-
-        # Diagnostic: the same ticks with a worker per pooled connection.
-        for _ in range(options.repeats):
-            started = time.perf_counter()
-            planner.refresh(service, world.watched, world.known, max_workers=POOL_WORKERS)
-            case.pool_times.append(time.perf_counter() - started)
-            _counted(world)
-
-        # A Describe per watched job, through the same client and pool size.
-        keys = list(world.watched)
-        large = jobs > LARGE
-        if large and options.quick:
-            case.per_job_sample = QUICK_SAMPLE
-            keys = keys[:QUICK_SAMPLE]
-        runs = 1 if large else max(1, options.repeats // 2)
-        for _ in range(runs):
-            elapsed = _timed(lambda: _describe_each(service, keys))
-            case.per_job_times.append(elapsed * jobs / len(keys))
-            counted = _counted(world)
-            if counted != Counter({"DescribeMailboxExportJob": len(keys)}):
-                raise RuntimeError(f"{case.label}: Describe per job counted {counted}")
-        case.per_job_calls = jobs
-
-        # Every running job finishes: the tick that reads them, then the ticks after (none).
-        world.clock.advance(RUNNING_GRACE)
-        known = planner.refresh(service, world.watched, world.known).applied_to(world.known)
-        case.finishing_calls = _counted(world)
-        result = planner.refresh(service, world.watched, known)
-        case.idle_calls = _counted(world)
-        if case.idle_calls != result.calls:
-            raise RuntimeError(
-                f"{case.label}: idle tick counted {case.idle_calls}, plan says {result.calls}"
-            )
-        if server.internal_errors:
-            raise RuntimeError(f"emulator errors: {server.internal_errors}")
+    start = datetime.now(UTC)
+    with (
+        tempfile.TemporaryDirectory(prefix="wmtui-bench-emulator-") as home,
+        EmulatorProcess(
+            jobs, organizations, start=start, latency_ms=options.latency_ms, home=Path(home)
+        ) as emulator,
+    ):
+        # The same world as the emulator process's (checked by ready()): the watched keys, what
+        # the app knows of them, and the pages each organization needs.
+        world = build_world(jobs, organizations, start=start)
+        service = _service(emulator.ready(world))
+        case = _measure(world, emulator, service, options)
     log(
         f"  {case.label}: plan {dict(case.plan_calls)} in {ms(median(case.plan_times))}, "
         f"Describe per job {ms(median(case.per_job_times))}"
     )
+    return case
+
+
+def _measure(
+    world: World, emulator: EmulatorProcess, service: Boto3ExportService, options: Options
+) -> CaseResult:
+    jobs, organizations = len(world.watched), len(world.organizations)
+    case = CaseResult(jobs, organizations, world.pages_needed())
+    planner = RefreshPlanner(clock=world.clock.now)
+    # Warm up: the client, the connection pool and the planner's memory of pages.
+    planner.refresh(service, world.watched, world.known, max_workers=MAX_WORKERS)
+    emulator.take_counts()
+
+    # The refresh plan, steady state: the same tick again and again (the clock stands still).
+    for _ in range(options.repeats):
+        started = time.perf_counter()
+        result = planner.refresh(service, world.watched, world.known, max_workers=MAX_WORKERS)
+        case.plan_times.append(time.perf_counter() - started)
+        counted = emulator.take_counts()
+        if counted != result.calls:
+            raise RuntimeError(
+                f"{case.label}: emulator counted {counted}, plan says {result.calls}"
+            )
+        if result.global_error or result.org_errors or result.job_errors:
+            problem = result.global_error or result.org_errors or result.job_errors
+            raise RuntimeError(f"{case.label}: refresh failed: {problem}")
+        if case.plan_calls and counted != case.plan_calls:
+            raise RuntimeError(
+                f"{case.label}: calls changed between ticks: {case.plan_calls} then {counted}"
+            )
+        case.plan_calls = counted
+
+    # Diagnostic: the same ticks with a worker per pooled connection.
+    for _ in range(options.repeats):
+        started = time.perf_counter()
+        planner.refresh(service, world.watched, world.known, max_workers=POOL_WORKERS)
+        case.pool_times.append(time.perf_counter() - started)
+        emulator.take_counts()
+
+    # A Describe per watched job, through the same client and pool size.
+    keys = list(world.watched)
+    large = jobs > LARGE
+    if large and options.quick:
+        case.per_job_sample = QUICK_SAMPLE
+        keys = keys[:QUICK_SAMPLE]
+    runs = 1 if large else max(1, options.repeats // 2)
+    for _ in range(runs):
+        elapsed = _timed(lambda: _describe_each(service, keys))
+        case.per_job_times.append(elapsed * jobs / len(keys))
+        counted = emulator.take_counts()
+        if counted != Counter({"DescribeMailboxExportJob": len(keys)}):
+            raise RuntimeError(f"{case.label}: Describe per job counted {counted}")
+    case.per_job_calls = jobs
+
+    # Every running job finishes: the tick that reads them, then the ticks after (none).
+    # Both clocks move: the emulator's, and this copy's that the planner reads.
+    world.clock.advance(RUNNING_GRACE)
+    emulator.advance(RUNNING_GRACE)
+    known = planner.refresh(service, world.watched, world.known).applied_to(world.known)
+    case.finishing_calls = emulator.take_counts()
+    result = planner.refresh(service, world.watched, known)
+    case.idle_calls = emulator.take_counts()
+    if case.idle_calls != result.calls:
+        raise RuntimeError(
+            f"{case.label}: idle tick counted {case.idle_calls}, plan says {result.calls}"
+        )
+    errors = emulator.internal_errors()
+    if errors:
+        raise RuntimeError(f"emulator errors: {errors}")
     return case
 
 
@@ -343,7 +361,8 @@ def run(options: Options, log: Callable[[str], None]) -> tuple[Section, Section]
         "each organization has 10 running jobs (all of them if it has fewer), the rest final: "
         "5% started more than 7 days ago, ~3% FAILED, 2% CANCELLED, the rest COMPLETED.",
         "Counts are what the emulator counted (checked equal to the plan's own count), "
-        "the same in every repetition.",
+        "the same in every repetition; the emulator runs in a process of its own and its "
+        "counters are read from there.",
         "'all final': the tick after every running job finished and was read; "
         "'tick where the running end': the one that reads the jobs that were running, after "
         "the emulator's clock moved on 11 hours.",
@@ -361,6 +380,9 @@ def run(options: Options, log: Callable[[str], None]) -> tuple[Section, Section]
             f"then extrapolated to N jobs: these times are estimates, not measurements."
         )
     times.notes += [
+        "The emulator serves each case from a process of its own on 127.0.0.1 (the real "
+        "service does not share the client's CPU); it waits L before every answer. The time "
+        "is the client's: wmtui's planner and boto3 client (made once, warm) in this process.",
         f"Medians of {options.repeats} refreshes per case after one warm-up tick; "
         f"Describe per job uses a pool of {MAX_WORKERS} threads like the planner, "
         f"median of {max(1, options.repeats // 2)} runs"

@@ -110,9 +110,16 @@ def build_world(
     *,
     running_per_organization: int = RUNNING_PER_ORGANIZATION,
     seed: int = 11,
+    start: datetime | None = None,
 ) -> World:
-    """`jobs` watched jobs over `organizations`; the emulator's clock moves only when told."""
-    state = EmulatorState(clock=EmulatorClock(manual=True), seed=seed, failure_rate=0.0)
+    """`jobs` watched jobs over `organizations`; the emulator's clock moves only when told.
+
+    The same arguments (`start` included: the clock's now, default the real one) build the same
+    world, IDs and times alike, in any process.
+    """
+    state = EmulatorState(
+        clock=EmulatorClock(manual=True, start=start), seed=seed, failure_rate=0.0
+    )
     orgs: list[str] = []
     watched: list[JobKey] = []
     for index, count in enumerate(split(jobs, organizations)):

@@ -10,10 +10,12 @@ rules as the 1,000-job ones (a Describe per running job once the pages are as ma
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from benchmarks.emulator_process import EmulatorProcess
 from benchmarks.world import build_world
 from wmtui.aws.service import Boto3ExportService
 from wmtui.core.refresh import DESCRIBE_OPERATION, LIST_OPERATION, RefreshPlanner
@@ -68,3 +70,39 @@ def test_calls_per_refresh_in_the_benchmark_grid(
         result = planner.refresh(service, world.watched, known)
         assert +world.state.counters_snapshot() == result.calls == Counter()
         assert server.internal_errors == []
+
+
+def test_counts_read_from_the_emulator_in_its_own_process(tmp_path: Path) -> None:
+    """Items 1-2 serve each case from a child process; its counters still give the counts."""
+    start = datetime.now(UTC)
+    with EmulatorProcess(100, 10, start=start, latency_ms=0, home=tmp_path / "aws") as emulator:
+        world = build_world(100, 10, start=start)
+        endpoint_url = emulator.ready(world)
+        assert endpoint_url.startswith("http://127.0.0.1:")
+        service = Boto3ExportService(
+            endpoint_url=endpoint_url, region="us-east-1", read_timeout=10.0
+        )
+        planner = RefreshPlanner(clock=world.clock.now)
+
+        result = planner.refresh(service, world.watched, world.known)
+        assert emulator.take_counts() == result.calls == Counter({LIST_OPERATION: 10})
+        # Taking the counts zeroes them.
+        assert emulator.take_counts() == Counter()
+
+        # Both clocks move on; the ending jobs are read, then nothing is asked.
+        world.clock.advance(timedelta(hours=11))
+        emulator.advance(timedelta(hours=11))
+        known = planner.refresh(service, world.watched, world.known).applied_to(world.known)
+        assert all(job.state.is_final for job in known.values())
+        emulator.take_counts()
+        result = planner.refresh(service, world.watched, known)
+        assert emulator.take_counts() == result.calls == Counter()
+        assert emulator.internal_errors() == []
+
+
+def test_the_emulator_process_must_build_the_same_world(tmp_path: Path) -> None:
+    start = datetime.now(UTC)
+    with EmulatorProcess(10, 1, start=start, latency_ms=0, home=tmp_path / "aws") as emulator:
+        other = build_world(10, 1, start=start - timedelta(seconds=1))
+        with pytest.raises(RuntimeError, match="different world"):
+            emulator.ready(other)
