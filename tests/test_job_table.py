@@ -174,24 +174,33 @@ def _characters(lines: Any) -> list[tuple[str, Style | None]]:
     ]
 
 
+# One row per kind of cell, the cell in every column but the job's; painted on a plain base.
+BASE = Style(color="white", bgcolor="black")
+
+
+async def _table_of_every_cell(app: TableApp, pilot: Any) -> tuple[JobTable, list[Text]]:
+    table = app.query_one(JobTable)
+    texts = [make() for make in CELLS]
+    keys = [f"row-{n}" for n in range(len(texts))]
+    cells = {
+        key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
+    }
+    table.sync(keys, cells.__getitem__)
+    await pilot.pause()
+    return table, texts
+
+
 async def test_cells_render_exactly_as_datatable_renders_them() -> None:
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        texts = [make() for make in CELLS]
-        keys = [f"row-{n}" for n in range(len(texts))]
-        cells = {
-            key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
-        }
-        table.sync(keys, cells.__getitem__)
-        await pilot.pause()
-        base = Style(color="white", bgcolor="black")
+        table, texts = await _table_of_every_cell(app, pilot)
+        keys = list(table.rows)
         checked = 0
-        for row_index in range(len(keys)):
+        for row_index in range(len(texts)):
             for column_index in range(1, len(COLUMN_KEYS)):
                 for width in (1, 2, 3, 5, 11, 40):
                     for cursor, hover in ((False, False), (True, False), (False, True)):
-                        args = (row_index, column_index, base, width, cursor, hover)
+                        args = (row_index, column_index, BASE, width, cursor, hover)
                         table._cell_render_cache.clear()
                         ours = table._render_cell(*args)
                         table._cell_render_cache.clear()
@@ -204,15 +213,8 @@ async def test_cells_render_exactly_as_datatable_renders_them() -> None:
 async def test_rows_render_exactly_as_datatable_renders_them() -> None:
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        texts = [make() for make in CELLS]
-        keys = [f"row-{n}" for n in range(len(texts))]
-        cells = {
-            key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
-        }
-        table.sync(keys, cells.__getitem__)
-        await pilot.pause()
-        base = Style(color="white", bgcolor="black")
+        table, _ = await _table_of_every_cell(app, pilot)
+        keys = list(table.rows)
         locations = [Coordinate(0, 0), Coordinate(3, 2), Coordinate(len(keys) - 1, 6)]
         checked = 0
         for show_cursor, show_hover in ((True, False), (True, True), (False, True)):
@@ -221,7 +223,7 @@ async def test_rows_render_exactly_as_datatable_renders_them() -> None:
             for row_key in [*table.rows, table._header_row_key]:
                 for cursor in locations:
                     for hover in locations:
-                        args = (row_key, 0, base, cursor, hover)
+                        args = (row_key, 0, BASE, cursor, hover)
                         table._row_render_cache.clear()
                         table._cell_render_cache.clear()
                         ours = table._render_line_in_row(*args)
