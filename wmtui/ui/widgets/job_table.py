@@ -527,7 +527,7 @@ class JobTable(DataTable[Text]):
                 del self._shown[key]
                 self._stale.discard(key)
             # Built when painted or read: see `invalidate`.
-            self.invalidate(None if dirty is None else dirty)
+            self.invalidate(dirty)
             added = False
             for key in order:
                 if key not in self._shown:
