@@ -66,13 +66,19 @@ def painted_row(table: JobTable, key: str) -> str:
     return line
 
 
+async def _filled(app: TableApp, pilot: Any, rows: Rows) -> JobTable:
+    """The app's table with every row of `rows` in it, painted once."""
+    table = app.query_one(JobTable)
+    table.sync(rows.keys, rows.build)
+    await pilot.pause()
+    return table
+
+
 async def test_a_sync_builds_only_the_rows_on_screen_and_paints_them_new() -> None:
     rows = Rows(ROWS)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        table.sync(rows.keys, rows.build)
-        await pilot.pause()
+        table = await _filled(app, pilot, rows)
         assert " 10%" in painted_row(table, "job-00000")
 
         rows.built.clear()
@@ -90,9 +96,7 @@ async def test_a_row_that_changed_off_screen_shows_its_new_value_when_scrolled_t
     rows = Rows(ROWS)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        table.sync(rows.keys, rows.build)
-        await pilot.pause()
+        table = await _filled(app, pilot, rows)
         last = rows.keys[-1]
         rows.progress[last] = 77
         table.sync(rows.keys, rows.build, [last])
@@ -109,9 +113,7 @@ async def test_reading_a_cell_of_a_stale_row_gives_its_new_value() -> None:
     rows = Rows(ROWS)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        table.sync(rows.keys, rows.build)
-        await pilot.pause()
+        table = await _filled(app, pilot, rows)
         far = rows.keys[1_500]
         rows.progress[far] = 33
         table.sync(rows.keys, rows.build, [far])
@@ -123,9 +125,7 @@ async def test_invalidating_rows_that_read_the_same_changes_no_cell(monkeypatch:
     rows = Rows(ROWS)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(JobTable)
-        table.sync(rows.keys, rows.build)
-        await pilot.pause()
+        table = await _filled(app, pilot, rows)
         changed: list[Any] = []
         original = JobTable._set_cells
 
