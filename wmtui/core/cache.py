@@ -65,6 +65,11 @@ def _line(job: ExportJob) -> str:
     return json.dumps(job.to_dict(), ensure_ascii=False)
 
 
+def _sort_key(key: JobKey) -> tuple[str, str, str]:
+    """JobKey's own order, compared as plain tuples (its __lt__ is Python code)."""
+    return (key.region, key.organization_id, key.job_id)
+
+
 class _Unusable(Exception):
     """The cache file cannot be used; str() says why."""
 
@@ -78,8 +83,11 @@ class JobCache:
         self.last_problem: str | None = None
         # The last saved line of each job, by key: a job is immutable, so while the same
         # object is saved again its line is reused (a save after a refresh that changed
-        # 1,000 of 10,000 jobs encodes 1,000).
+        # 1,000 of 10,000 jobs encodes 1,000). Updated in place, and the keys' order is kept
+        # while the keys stay the same: a save makes no new objects for the jobs that did
+        # not change, which the garbage collector would otherwise walk until the next one.
         self._lines: dict[JobKey, tuple[ExportJob, str]] = {}
+        self._order: list[JobKey] = []
 
     def __repr__(self) -> str:
         return f"JobCache({str(self.path)!r})"
@@ -111,13 +119,15 @@ class JobCache:
         A failed save leaves the previous cache as it was and sets `last_problem`: losing
         the cache costs a slower first paint, never a crash.
         """
-        lines: dict[JobKey, tuple[ExportJob, str]] = {}
-        for key in sorted(jobs):
-            job = jobs[key]
-            known = self._lines.get(key)
-            lines[key] = known if known is not None and known[0] is job else (job, _line(job))
-        self._lines = lines
-        body = ",\n  ".join(line for _, line in lines.values())
+        lines = self._lines
+        if len(jobs) != len(lines) or any(key not in lines for key in jobs):
+            self._order = sorted(jobs, key=_sort_key)
+            lines = self._lines = {key: lines[key] for key in self._order if key in lines}
+        for key, job in jobs.items():
+            known = lines.get(key)
+            if known is None or known[0] is not job:
+                lines[key] = (job, _line(job))
+        body = ",\n  ".join(lines[key][1] for key in self._order)
         text = (
             f'{{"version": {FORMAT_VERSION}, "jobs": [\n  {body}\n]}}\n'
             if lines

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -189,6 +189,31 @@ class JobKey:
     region: str
     organization_id: str
     job_id: str
+    # Keys go in and out of sets and dicts thousands of times a refresh: hash them once.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.region, self.organization_id, self.job_id)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        # The same job read again comes back as a new key: compared on every dict look-up.
+        if self is other:
+            return True
+        if other.__class__ is not JobKey:
+            return NotImplemented
+        return (
+            self._hash == other._hash
+            and self.job_id == other.job_id
+            and self.organization_id == other.organization_id
+            and self.region == other.region
+        )
+
+    def __reduce__(self) -> tuple[type[JobKey], tuple[str, str, str]]:
+        # A string's hash differs between processes: a copy hashes its fields again.
+        return (JobKey, (self.region, self.organization_id, self.job_id))
 
     def __str__(self) -> str:
         return f"{self.region}/{self.organization_id}/{self.job_id}"
