@@ -17,6 +17,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 
 from wmtui.ui.widgets.job_table import COLUMN_KEYS, JobIdCell, JobTable, RowCells
@@ -234,3 +235,47 @@ async def test_rows_render_exactly_as_datatable_renders_them() -> None:
                         assert _characters(ours[1]) == _characters(theirs[1]), row_key
                         checked += 1
         assert checked == 3 * (len(keys) + 1) * 9
+
+
+def _fresh_lines(table: JobTable) -> list[Strip]:
+    """The visible body lines as DataTable renders them with every cache empty."""
+    scroll_x, scroll_y = table.scroll_offset
+    style = table.rich_style
+    lines = []
+    for y in range(table.header_height, table.size.height):
+        for cache in (table._line_cache, table._row_render_cache, table._cell_render_cache):
+            cache.clear()
+        lines.append(
+            DataTable._render_line(
+                table, y + scroll_y, scroll_x, scroll_x + table.size.width, style
+            )
+        )
+    return lines
+
+
+async def test_cached_lines_match_a_fresh_render_as_the_cursor_moves_and_scrolls() -> None:
+    """Lines are cached by whether their row has the cursor, not by where the cursor is: a
+    line kept from before a move must still be what DataTable paints after it."""
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        rows = Rows(200)
+        table = await _filled(app, pilot, rows)
+        for key in rows.keys[:60]:
+            rows.progress[key] = 55
+        table.sync(rows.keys, rows.build, dirty=rows.keys[:60])
+        moves = ["down"] * 30 + ["up"] * 8 + ["pagedown", "down", "up", "pageup", "down"]
+        for step, key in enumerate(moves):
+            await pilot.press(key)
+            await pilot.pause()
+            # Warm the caches the way painting does, then compare with a cold render.
+            style = table.rich_style
+            scroll_x, scroll_y = table.scroll_offset
+            cached = [
+                table._render_line(y + scroll_y, scroll_x, scroll_x + table.size.width, style)
+                for y in range(table.header_height, table.size.height)
+            ]
+            fresh = _fresh_lines(table)
+            assert [_characters([list(s)]) for s in cached] == [
+                _characters([list(s)]) for s in fresh
+            ], (step, key)
+        assert table.scroll_offset.y > 0

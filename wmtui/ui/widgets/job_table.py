@@ -19,6 +19,7 @@ forty or so on screen, so the key that arrives meanwhile does not wait for the o
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from itertools import chain
 from typing import Any, ClassVar, Self, cast
 
 from rich.console import ConsoleOptions
@@ -26,6 +27,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual._segment_tools import line_crop
 from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -80,6 +82,9 @@ RowCells = tuple[Text, ...]
 _REBUILD_AFTER_REMOVALS = 200
 # Rendered cell texts by content and width: progress bars, states and times repeat a lot.
 _TEXT_CACHE_SIZE = 4096
+# Rendered cells, and rendered rows and lines: enough for 100 rows on screen and as many again.
+_CELL_CACHE_SIZE = 2_000
+_ROW_CACHE_SIZE = 400
 
 
 class JobIdCell(Text):
@@ -92,6 +97,18 @@ class JobIdCell(Text):
     def __init__(self, text: str, row_key: str, style: str | Any = "") -> None:
         super().__init__(text, style=style, no_wrap=True, end="", overflow="ellipsis")
         self.row_key = row_key
+
+
+def _empty(cache: LRUCache[Any, Any]) -> None:
+    """LRUCache.clear(), without leaving garbage for the cycle collector.
+
+    LRUCache keeps its entries in a ring of links; clear() drops the ring whole, so it and
+    all it holds (a thousand rendered lines, their segments and caches) wait for a full
+    collection, which then takes the UI thread for tens of milliseconds. Taken out one by
+    one, each entry is freed at once.
+    """
+    for key in list(cache.keys()):
+        cache.discard(key)
 
 
 def _same(old: Text, new: Text) -> bool:
@@ -139,8 +156,15 @@ class JobTable(DataTable[Text]):
         self._stale: set[str] = set()
         self._build: Callable[[str], RowCells] | None = None
         self._text_cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(_TEXT_CACHE_SIZE)
+        # DataTable's render caches are sized for any table (up to 10,000 rendered cells);
+        # this one needs the rows a terminal shows, a few times over. Every cached render is
+        # objects that each full garbage collection walks while a key press waits.
+        self._cell_render_cache.maxsize = _CELL_CACHE_SIZE
+        for cache in (self._row_render_cache, self._row_renderable_cache, self._line_cache):
+            cache.maxsize = _ROW_CACHE_SIZE
         self._text_options: dict[int, ConsoleOptions] = {}
         self._when_painted: list[Callable[[], object]] = []
+        self._paint_style: Style | None = None
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
         self._widths = column_widths(87)
         for key, label, _ in COLUMNS:
@@ -200,13 +224,75 @@ class JobTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._stale:
             self._build_visible()
-        lines = super().render_lines(crop)
+        # The widget's style, looked up once per paint: DataTable looks it up for every line,
+        # walking the DOM each time.
+        self._paint_style = self.rich_style
+        try:
+            lines = super().render_lines(crop)
+        finally:
+            self._paint_style = None
         if self._when_painted and not self._require_update_dimensions:
             callbacks, self._when_painted = self._when_painted, []
             for callback in callbacks:
                 # After this screen update has been written out.
                 self.call_after_refresh(callback)
         return lines
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable.render_line with the style of this paint (see `render_lines`)."""
+        style = self._paint_style
+        if style is None or self.fixed_rows:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        if not self.show_header or y >= self.header_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, style)
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable._render_line for a body row, its cache keyed the same way as the row's
+        render (see `_render_line_in_row`): after a cursor move, the lines of the rows it
+        did not touch come from the cache, and so does a line scrolled back into view."""
+        width = self.size.width
+        try:
+            row_key, y_offset_in_row = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(width, base_style)
+        row_index = self._row_locations.get(row_key)
+        if (
+            row_index is None
+            or row_key is self._header_row_key
+            or self.cursor_type != "row"
+            or self.fixed_columns
+            or (self._labelled_row_exists and self.show_row_labels)
+        ):
+            return super()._render_line(y, x1, x2, base_style)
+        cursor_location = self.cursor_coordinate
+        hover_location = self.hover_coordinate
+        cache_key = (
+            y,
+            x1,
+            x2,
+            width,
+            row_key,
+            cursor_location.row == row_index,
+            hover_location.row == row_index,
+            base_style,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        # Keyed differently from DataTable's own entries (the header's), which it keeps.
+        cache = cast("LRUCache[tuple[Any, ...], Strip]", self._line_cache)
+        strip = cache.get(cache_key)
+        if strip is None:
+            _, scrollable = self._render_line_in_row(
+                row_key, y_offset_in_row, base_style, cursor_location, hover_location
+            )
+            segments = line_crop(list(chain.from_iterable(scrollable)), x1, x2, width)
+            strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+            cache[cache_key] = strip
+        return strip
 
     def _render_cell(
         self,
@@ -300,23 +386,28 @@ class JobTable(DataTable[Text]):
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
+        cursor = cursor_location.row == row_index
+        hover = hover_location.row == row_index
+        # Whether this row has the cursor or the mouse, not where they are: when the cursor
+        # moves (and the table scrolls), the rows it did not touch keep their renders.
         cache_key = (
             row_key,
             line_no,
             base_style,
-            cursor_location,
-            hover_location,
+            cursor,
+            hover,
             self.cursor_type,
             self.show_cursor,
             self._show_hover_cursor,
             self._update_count,
             self._pseudo_class_state,
         )
-        cache = self._row_render_cache
+        cache = cast(
+            "LRUCache[tuple[Any, ...], tuple[SegmentLines, SegmentLines]]",
+            self._row_render_cache,
+        )
         if cache_key in cache:
             return cache[cache_key]
-        cursor = cursor_location.row == row_index
-        hover = hover_location.row == row_index
         render_cell = self._render_cell
         padding = 2 * self.cell_padding
         scrollable_row: SegmentLines = []
@@ -331,7 +422,7 @@ class JobTable(DataTable[Text]):
             False,
             False,
             False,
-            hover_location.row == (row_index or 0),
+            hover,
             cursor,
             self.show_cursor,
             self._show_hover_cursor,
@@ -386,9 +477,9 @@ class JobTable(DataTable[Text]):
         if not rows:
             return
         # Keyed by (update count, row index), and cheap to rebuild for the rows on screen.
-        self._row_renderable_cache.clear()
+        _empty(self._row_renderable_cache)
         # Lines are assembled from the cached row renders: cheap to put together again.
-        self._line_cache.clear()
+        _empty(self._line_cache)
         # LRUCache has keys() but no __iter__. Rendered cells are keyed by (row, column, ...),
         # rendered rows by (row, ...).
         cell_cache = cast("LRUCache[tuple[Any, ...], object]", self._cell_render_cache)
@@ -508,8 +599,9 @@ class JobTable(DataTable[Text]):
         selected = self.selected_key
         old_index = self.cursor_row
         present: Collection[str] = self._shown.keys()
-        if order is self._synced_order and len(order) == len(present):
-            # The order the last sync left (rows only change content): no O(rows) set work.
+        # The order the last sync left, rows only changing content: no O(rows) work at all.
+        same_rows = order is self._synced_order and len(order) == len(present)
+        if same_rows:
             wanted: Collection[str] = present
             removed: set[str] = set()
         else:
@@ -529,7 +621,7 @@ class JobTable(DataTable[Text]):
             # Built when painted or read: see `invalidate`.
             self.invalidate(dirty)
             added = False
-            for key in order:
+            for key in () if same_rows else order:
                 if key not in self._shown:
                     cells = self._with_key(key, build(key))
                     self.add_row(*cells, key=key)
