@@ -949,6 +949,31 @@ async def test_second_organization_and_region_in_status(tmp_path: Path) -> None:
         assert "2 jobs, 2 running" in status
 
 
+async def test_running_count_follows_refreshes_additions_and_removals(
+    tmp_path: Path, jobs: list[ExportJob], service: FakeService
+) -> None:
+    """The count is kept up to date job by job (not recounted every refresh): it must follow
+    a job that finishes, one that is removed from the watch list and one that is added."""
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "8 jobs, 3 running" in static_text(app, "#status")
+        service.set_job(make_job(1, state=JobState.COMPLETED, started_ago=timedelta(minutes=25)))
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert "8 jobs, 2 running" in static_text(app, "#status")
+        table(app).select_key(str(key(2)))
+        await pilot.press("d")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert "7 jobs, 1 running" in static_text(app, "#status")
+        extra = make_job(9, started_ago=timedelta(minutes=2))
+        service.set_job(extra)
+        app.watch_jobs([extra.key], [extra])
+        await settle(app, pilot)
+        assert "8 jobs, 2 running" in static_text(app, "#status")
+
+
 async def test_settings_warnings_are_shown(tmp_path: Path) -> None:
     warning = "config.toml: interval = 1 is below 5 seconds; using 5 [/]"
     app = build_app(tmp_path, FakeService(), [], warnings=(warning,))

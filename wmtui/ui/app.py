@@ -78,6 +78,7 @@ from wmtui.ui.screens.export_org import (
 )
 from wmtui.ui.screens.help import HelpRow, HelpScreen
 from wmtui.ui.screens.import_jobs import ImportScreen
+from wmtui.ui.screens.jobs import JobsScreen
 from wmtui.ui.screens.start import StartExportScreen, StartPlan
 from wmtui.ui.widgets.banner import Banner
 from wmtui.ui.widgets.cells import (
@@ -399,7 +400,9 @@ class WmtuiApp(App[None]):
         self._settled: set[JobKey] = set()
         # The visible rows in order; None when a change may have reordered them.
         self._order: list[str] | None = None
-        self._running_count = 0
+        # The watched jobs last seen running (see `_count`), and the regions of all of them.
+        self._running_jobs: set[JobKey] = set()
+        self._regions: list[str] = []
         self._unreadable = 0
         self._filter_open = False
         self._initial_selection: JobKey | None = None
@@ -416,6 +419,10 @@ class WmtuiApp(App[None]):
         self._refresh_count = 0
 
         self._cache_lock = threading.Lock()
+        # The newest jobs to save and their generation, until a cache writer takes them (a
+        # lock of its own: the UI thread must not wait while a writer saves).
+        self._snapshot_lock = threading.Lock()
+        self._cache_snapshot: tuple[dict[JobKey, ExportJob], int] | None = None
         self._cache_generation = 0
         self._cache_saved_generation = 0
         self._cache_problem_said: str | None = None
@@ -424,6 +431,9 @@ class WmtuiApp(App[None]):
         super().__init__()
 
     # ---- layout ------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return JobsScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -559,6 +569,8 @@ class WmtuiApp(App[None]):
                 del mapping[stale]
         self._fresh &= self._watched_set
         self._org_blocked &= self._watched_set
+        self._running_jobs &= self._watched_set
+        self._regions = sorted({key.region for key in self._watched})
 
     def selected_key(self) -> JobKey | None:
         """The job under the cursor, if any."""
@@ -621,9 +633,22 @@ class WmtuiApp(App[None]):
             return None
         return self._org_errors.get((key.region, key.organization_id))
 
-    def _count(self) -> None:
-        """Running and unreadable jobs, for the status line (kept, not counted every second)."""
-        self._running_count = sum(1 for job in self._jobs.values() if job.state is JobState.RUNNING)
+    def _count(self, dirty: Collection[JobKey] | None) -> None:
+        """Running and unreadable jobs, for the status line (kept, not counted every second).
+
+        Every change to a job's record is synced with that job among `dirty` (None: all), and
+        a job that is no longer watched leaves `_running_jobs` in `_set_watched`."""
+        jobs = self._jobs
+        if dirty is None:
+            dirty = jobs.keys()
+            self._running_jobs.clear()
+        running = self._running_jobs
+        for key in dirty:
+            job = jobs.get(key)
+            if job is not None and job.state is JobState.RUNNING:
+                running.add(key)
+            else:
+                running.discard(key)
         self._unreadable = len(self._job_errors) + len(self._org_blocked - set(self._job_errors))
 
     # ---- the table -----------------------------------------------------------------------------
@@ -745,7 +770,7 @@ class WmtuiApp(App[None]):
         if self._order is None:
             self._order = self._visible_order()
         table.sync(self._order, self._row_cells, rows)
-        self._count()
+        self._count(dirty)
         nothing_watched = not self._watched
         table.display = not nothing_watched
         self.query_one("#empty", Static).display = nothing_watched
@@ -804,14 +829,12 @@ class WmtuiApp(App[None]):
             return "?"
 
     def _update_status(self) -> None:
-        regions = sorted({key.region for key in self._watched})
-        if not regions:
-            regions = [self._settings.region or "no region set"]
+        regions = self._regions or [self._settings.region or "no region set"]
         info = StatusInfo(
             target=self._target(),
             regions=regions,
             jobs=len(self._watched),
-            running=self._running_count,
+            running=len(self._running_jobs),
             shown=self.query_one(JobTable).row_count if self._watched else 0,
             last_refresh=self._last_refresh,
             next_refresh=self._next_refresh,
@@ -824,8 +847,7 @@ class WmtuiApp(App[None]):
             filter_text=self.filter_text,
             now=self._clock(),
         )
-        # One line of fixed height: no screen-wide layout pass for a new status text.
-        self.query_one(StatusLine).update(render_status(info, self._palette), layout=False)
+        self.query_one(StatusLine).show(render_status(info, self._palette))
 
     def _update_banner(self) -> None:
         parts: list[Text] = []
@@ -1158,9 +1180,14 @@ class WmtuiApp(App[None]):
         by_progress = self.sort_mode is SortMode.PROGRESS
         settled: set[JobKey] = set()
         self._settled = settled
-        for key, job in result.jobs.items():
-            if key not in watched:
+        row_of = self._row_of
+        by_row = self._by_row
+        for read_key, job in result.jobs.items():
+            row = row_of.get(read_key)
+            if row is None:
                 continue  # removed while the refresh ran
+            # The app's own key object: the look-ups below then match it without comparing.
+            key = by_row[row]
             old = self._jobs.get(key)
             if old != job:
                 changed.add(key)
@@ -1314,7 +1341,12 @@ class WmtuiApp(App[None]):
         if self._exited:
             return
         self._cache_saved_at = time.monotonic()
-        self._write_cache(dict(self._jobs), self._cache_generation)
+        # Handed over through an attribute, not the worker's arguments: a finished worker
+        # keeps its arguments until the garbage collector gets to it, and a snapshot of
+        # 10,000 jobs would stay with it, for every full collection to walk.
+        with self._snapshot_lock:
+            self._cache_snapshot = (dict(self._jobs), self._cache_generation)
+        self._write_cache()
 
     def _flush_cache(self) -> None:
         """At exit: the save a timer was still holding back, written before the app ends."""
@@ -1330,7 +1362,13 @@ class WmtuiApp(App[None]):
             self._cache_saved_generation = self._cache_generation
 
     @work(thread=True, group="cache", exit_on_error=False, description="save the job cache")
-    def _write_cache(self, jobs: dict[JobKey, ExportJob], generation: int) -> None:
+    def _write_cache(self) -> None:
+        with self._snapshot_lock:
+            snapshot, self._cache_snapshot = self._cache_snapshot, None
+        if snapshot is None:
+            return  # an earlier writer took the newest one
+        jobs, generation = snapshot
+        del snapshot
         with self._cache_lock:
             # A newer snapshot already written: this one would put old states back.
             if generation < self._cache_saved_generation:

@@ -85,3 +85,19 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
 
 class StatusLine(Static):
     """One line at the top; the app sets its text."""
+
+    _shown: Text | None = None
+
+    def show(self, text: Text) -> None:
+        """Put `text` on the line; the same text again repaints nothing."""
+        shown = self._shown
+        if (
+            shown is not None
+            and shown.plain == text.plain
+            and shown.style == text.style
+            and shown.spans == text.spans
+        ):
+            return
+        self._shown = text
+        # One line of fixed height: no screen-wide layout pass for a new status text.
+        self.update(text, layout=False)
