@@ -1,18 +1,20 @@
-"""The main screen's update pacing (wmtui/ui/screens/jobs.py).
+"""What keeps a key press quick under a refresh, as rules (the timing is in benchmarks/, item 3).
 
-Textual draws a screen from a timer; the app's main screen uses one that waits a frame period
-from the start of the last update, not from a grid counted before the screen went idle. The
-timing itself is measured in benchmarks/ (item 3); here, the rule and that the app uses it.
+- The main screen's updates are paced from the start of the last one (wmtui/ui/screens/jobs.py),
+  not from a grid counted before the screen went idle.
+- The app tunes the garbage collector while it runs (WmtuiApp._settle_heap) and puts it back.
 """
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 from test_ui_fakes import FakeService, build_app, standard_jobs
 from textual.screen import UPDATE_PERIOD
 
+from wmtui.ui.app import YOUNG_GENERATION
 from wmtui.ui.screens.jobs import FrameTimer, JobsScreen, frame_delay
 from wmtui.ui.widgets.job_table import JobTable
 
@@ -58,3 +60,17 @@ async def test_the_main_screen_is_paced_by_the_frame_timer_and_paints(tmp_path: 
         assert table.cursor_row == before + 1
         assert ticks, "the screen was not updated through the frame timer"
         assert screen._update_timer is timer
+
+
+async def test_the_collector_is_tuned_while_the_app_runs_and_put_back(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
+    jobs = standard_jobs()
+    app = build_app(tmp_path, FakeService(jobs), [job.key for job in jobs])
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert gc.get_threshold() == (max(before[0], YOUNG_GENERATION), *before[1:])
+        assert gc.get_freeze_count() > frozen_before
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

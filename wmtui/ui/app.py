@@ -101,6 +101,8 @@ from wmtui.ui.widgets.status import StatusInfo, StatusLine, render_status
 FIRST_REFRESH_LATEST = 2.0
 # The job cache is saved at most this often (seconds) while the app runs, and at exit.
 CACHE_SAVE_INTERVAL = 10.0
+# Objects the garbage collector's young generation holds before a collection (Python: 700).
+YOUNG_GENERATION = 7_000
 # An organization export's summary names at most this many failed mailboxes.
 SUMMARY_NAMES = 3
 # Back-off ceiling for throttling and network trouble.
@@ -409,7 +411,8 @@ class WmtuiApp(App[None]):
 
         self._refreshing = False
         self._first_refresh_pending = False
-        self._gc_frozen = False
+        # The collector's thresholds before the app tuned it (see `_settle_heap`).
+        self._gc_thresholds: tuple[int, int, int] | None = None
         self._pending_force: set[JobKey] | None = None
         self._refresh_timer: Timer | None = None
         self._last_refresh: datetime | None = None
@@ -506,13 +509,28 @@ class WmtuiApp(App[None]):
     def _first_refresh(self) -> None:
         if not self._first_refresh_pending or self._exited:
             return
-        # What is loaded by now (the jobs, the table's rows, the widgets) lives as long as
-        # the app: frozen, full collections no longer walk its half a million objects each
-        # time (pauses of up to 0.7 s with 10,000 jobs, keys waiting behind them).
-        if not self._gc_frozen:
-            self._gc_frozen = True
-            gc.freeze()
+        self._settle_heap()
         self._start_refresh()
+
+    def _settle_heap(self) -> None:
+        """Fit the garbage collector to the app, once its table is loaded.
+
+        - What is loaded by now (the jobs, the table's rows, the widgets) lives as long as the
+          app: frozen, full collections no longer walk its half a million objects each time
+          (pauses of up to 0.7 s with 10,000 jobs, keys waiting behind them).
+        - A screen update makes thousands of short-lived objects (rendered lines and their
+          caches). With Python's default young generation of 700, many live just long enough
+          to be moved to the old ones, which then need full collections: 25 to 45 ms each,
+          during one key press in ten under refreshes (benchmarks/, item 3). With a young
+          generation of YOUNG_GENERATION they die young; each young collection walks at most
+          that many objects.
+        Both are undone when the app ends (tests run many apps in one process).
+        """
+        if self._gc_thresholds is not None:
+            return
+        self._gc_thresholds = thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(max(thresholds[0], YOUNG_GENERATION), *thresholds[1:])
 
     def _make_cache_dir(self) -> None:
         """Make the cache folder before any worker does: the job cache's and the names
@@ -539,9 +557,10 @@ class WmtuiApp(App[None]):
             return
         self._exited = True
         self._flush_cache()
-        if self._gc_frozen:
+        if self._gc_thresholds is not None:
             # Collectable again once the app is gone (tests run many apps in one process).
             gc.unfreeze()
+            gc.set_threshold(*self._gc_thresholds)
         for stop in self._export_stops:
             stop.set()
         if self._describe_timer is not None:

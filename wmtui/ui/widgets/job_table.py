@@ -119,13 +119,17 @@ def _same(old: Text, new: Text) -> bool:
 class JobTable(DataTable[Text]):
     """DataTable with vi keys, row cursor, fixed column keys and in-place sync."""
 
+    # Priority bindings: the app runs them as soon as it reads the key, while the table has
+    # the focus. A plain binding is found only after the key has been passed from the table
+    # up through each of its parents, and a screen update (a refresh's repaint) can run at
+    # every step of the way.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j,down", "cursor_down", "Next job", show=False),
-        Binding("k,up", "cursor_up", "Previous job", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("g,home", "scroll_top", "First job", show=False),
-        Binding("G,end", "scroll_bottom", "Last job", show=False),
+        Binding("j,down", "cursor_down", "Next job", show=False, priority=True),
+        Binding("k,up", "cursor_up", "Previous job", show=False, priority=True),
+        Binding("pagedown", "page_down", "Page down", show=False, priority=True),
+        Binding("pageup", "page_up", "Page up", show=False, priority=True),
+        Binding("g,home", "scroll_top", "First job", show=False, priority=True),
+        Binding("G,end", "scroll_bottom", "Last job", show=False, priority=True),
         Binding(
             "enter,tab",
             "app.focus_detail",
