@@ -197,7 +197,12 @@ class ScreenFigures:
     key_busy: list[float] = field(default_factory=list)
     key_busy_handled: list[float] = field(default_factory=list)
     key_idle: list[float] = field(default_factory=list)
-    key_frozen: list[float] = field(default_factory=list)
+    # The same presses under a refresh with the collector's thresholds as the process had
+    # them before the app tuned them (diagnostic), and how many of those met a full collection.
+    key_default_gc: list[float] = field(default_factory=list)
+    key_default_gc_full: int = 0
+    default_thresholds: tuple[int, int, int] = (0, 0, 0)
+    app_thresholds: tuple[int, int, int] = (0, 0, 0)
     # Key presses during a refresh whose wait held a full (generation 2) collection.
     key_with_full_gc: int = 0
     # Screen updates during the presses under a refresh, and during the baseline presses.
@@ -229,6 +234,7 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
     from wmtui.ui.widgets.job_table import JobTable
 
     figures = ScreenFigures()
+    figures.default_thresholds = gc.get_threshold()
     timeline = Timeline()
     service = AnsweringService(world)
     app = make_app(settings, clock=world.clock.now, service=service)
@@ -341,19 +347,25 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
                     await pilot.pause()
             figures.gc_pauses = watch.pauses
 
-            # Diagnostic: the same with every object alive now moved out of the collector's
-            # reach (gc.freeze), as an app could do once its table is loaded.
-            gc.freeze()
+            # Diagnostic, side by side: the same presses with the collector's thresholds as
+            # they were before the app set its own (WmtuiApp._settle_heap).
+            figures.app_thresholds = gc.get_threshold()
+            gc.set_threshold(*figures.default_thresholds)
+            watch = GcWatch()
             try:
-                for _ in range(max(10, presses // 3)):
-                    step += 1
-                    result = _progressed(world, step)
-                    _, painted = await loop.run_in_executor(None, press, result)
-                    figures.key_frozen.append(painted)
-                    await _wait_quiet(app)
-                    await pilot.pause()
+                with _gc_watch(watch):
+                    for _ in range(presses):
+                        step += 1
+                        result = _progressed(world, step)
+                        begun = time.perf_counter()
+                        _, painted = await loop.run_in_executor(None, press, result)
+                        figures.key_default_gc.append(painted)
+                        if watch.within(begun, time.perf_counter()):
+                            figures.key_default_gc_full += 1
+                        await _wait_quiet(app)
+                        await pilot.pause()
             finally:
-                gc.unfreeze()
+                gc.set_threshold(*figures.app_thresholds)
             table.sync = sync  # type: ignore[method-assign]
             table.action_cursor_down = moves  # type: ignore[method-assign]
     return figures
@@ -488,7 +500,10 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
     row("cursor-down, no refresh -> painted (baseline)", figures.key_idle)
     row("  a screen update while keys met refreshes (compose time)", figures.frames_busy)
     row("  a screen update for a key alone (compose time)", figures.frames_idle)
-    row("cursor-down during a refresh -> painted, gc.freeze() (diagnostic)", figures.key_frozen)
+    row(
+        "cursor-down during a refresh -> painted, the collector's default thresholds (diagnostic)",
+        figures.key_default_gc,
+    )
     apply = median(figures.apply)
     key = percentile(figures.key_busy, 0.95)
     section.check(
@@ -542,17 +557,21 @@ def _apply_why(figures: ScreenFigures) -> str:
 
 def _key_why(figures: ScreenFigures) -> str:
     full = [d for g, _, d in figures.gc_pauses if g == 2]
-    longest = f"; {len(full)} full collections, up to {ms(max(full))}" if full else ""
+    longest = (
+        f"; {figures.key_with_full_gc} presses waited through a full collection (up to "
+        f"{ms(max(full))})"
+        if full
+        else ""
+    )
     frame = 1 / 60
     long_frames = sum(1 for f in figures.frames_busy if f > frame)
     return (
         f"a key that lands in a refresh waits for the rest of the handler (median "
-        f"{ms(median(figures.apply))}) and, as a rule, for the screen update that paints the "
-        f"refresh (composed in {ms(median(figures.frames_busy))} median, "
-        f"{long_frames} of {len(figures.frames_busy)} longer than Textual's 1/60 s frame; after "
-        f"such a frame the next one waits one to two frame periods), then for its own update "
-        f"(a key alone: {ms(median(figures.frames_idle))} to compose, "
-        f"{ms(median(figures.key_idle))} from key to screen){longest}"
+        f"{ms(median(figures.apply))}; the cursor moved {ms(median(figures.key_busy_handled))} "
+        f"after the key, median), then for the screen update that paints it with the refresh "
+        f"(composed in {ms(median(figures.frames_busy))} median, {long_frames} of "
+        f"{len(figures.frames_busy)} longer than 1/60 s; a key alone: "
+        f"{ms(median(figures.frames_idle))}){longest}"
     )
 
 
@@ -570,6 +589,9 @@ def _gc_note(figures: ScreenFigures, presses: int) -> str:
         f"Garbage collection during the {presses} key presses under a refresh (and their "
         f"baselines), {figures.tracked_objects:,} objects tracked: {'; '.join(parts) or 'none'}. "
         f"{figures.key_with_full_gc} of the {presses} presses waited through a full "
-        "(generation 2) collection. The gc.freeze() row repeats the presses under a refresh "
-        "after gc.freeze() (benchmark only), to show that share."
+        f"(generation 2) collection. The app sets the collector's thresholds to "
+        f"{figures.app_thresholds} (from {figures.default_thresholds}; WmtuiApp._settle_heap);"
+        f" the 'default thresholds' row repeats the presses under a refresh with "
+        f"{figures.default_thresholds}, side by side: {figures.key_default_gc_full} of "
+        f"{len(figures.key_default_gc)} waited through a full collection there."
     )
