@@ -253,9 +253,10 @@ def _fresh_lines(table: JobTable) -> list[Strip]:
     return lines
 
 
-async def test_cached_lines_match_a_fresh_render_as_the_cursor_moves_and_scrolls() -> None:
-    """Lines are cached by whether their row has the cursor, not by where the cursor is: a
-    line kept from before a move must still be what DataTable paints after it."""
+async def test_cached_lines_match_a_fresh_render_as_rows_change_and_the_cursor_moves() -> None:
+    """Lines are cached by row and by whether their row has the cursor, not by where the
+    cursor is: a line kept from before a move or a change of other rows must still be what
+    DataTable paints now."""
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
         rows = Rows(200)
@@ -266,6 +267,12 @@ async def test_cached_lines_match_a_fresh_render_as_the_cursor_moves_and_scrolls
         moves = ["down"] * 30 + ["up"] * 8 + ["pagedown", "down", "up", "pageup", "down"]
         for step, key in enumerate(moves):
             await pilot.press(key)
+            if step % 4 == 0:
+                # Some rows on screen change too: only their cached lines may go.
+                changed = rows.keys[step : step + 40 : 3]
+                for row in changed:
+                    rows.progress[row] = step
+                table.sync(rows.keys, rows.build, dirty=changed)
             await pilot.pause()
             # Warm the caches the way painting does, then compare with a cold render.
             style = table.rich_style

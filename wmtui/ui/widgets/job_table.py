@@ -252,6 +252,15 @@ class JobTable(DataTable[Text]):
             y += scroll_y
         return self._render_line(y, scroll_x, scroll_x + self.size.width, style)
 
+    @property
+    def _lines_by_row(self) -> bool:
+        """Whether body lines are rendered and cached by row here (see `_render_line`)."""
+        return (
+            self.cursor_type == "row"
+            and not self.fixed_columns
+            and not (self._labelled_row_exists and self.show_row_labels)
+        )
+
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable._render_line for a body row, its cache keyed the same way as the row's
         render (see `_render_line_in_row`): after a cursor move, the lines of the rows it
@@ -262,22 +271,17 @@ class JobTable(DataTable[Text]):
         except LookupError:
             return Strip.blank(width, base_style)
         row_index = self._row_locations.get(row_key)
-        if (
-            row_index is None
-            or row_key is self._header_row_key
-            or self.cursor_type != "row"
-            or self.fixed_columns
-            or (self._labelled_row_exists and self.show_row_labels)
-        ):
+        if row_index is None or row_key is self._header_row_key or not self._lines_by_row:
             return super()._render_line(y, x1, x2, base_style)
         cursor_location = self.cursor_coordinate
         hover_location = self.hover_coordinate
+        # The row first, as in the row cache: a change to a row drops its lines alone.
         cache_key = (
+            row_key,
             y,
             x1,
             x2,
             width,
-            row_key,
             cursor_location.row == row_index,
             hover_location.row == row_index,
             base_style,
@@ -480,18 +484,25 @@ class JobTable(DataTable[Text]):
             cells.add((row_key, column_key))
         if not rows:
             return
-        # Keyed by (update count, row index), and cheap to rebuild for the rows on screen.
-        _empty(self._row_renderable_cache)
-        # Lines are assembled from the cached row renders: cheap to put together again.
-        _empty(self._line_cache)
+        # Row contents, keyed by (update count, row index).
+        renderables = self._row_renderable_cache
+        for row_key in rows:
+            index = self._row_locations.get(row_key)
+            if index is not None:
+                renderables.discard((self._update_count, index))
         # LRUCache has keys() but no __iter__. Rendered cells are keyed by (row, column, ...),
-        # rendered rows by (row, ...).
+        # rendered rows and (see `_render_line`) body lines by (row, ...).
         cell_cache = cast("LRUCache[tuple[Any, ...], object]", self._cell_render_cache)
         for key in [key for key in cell_cache.keys() if key[:2] in cells]:  # noqa: SIM118
             cell_cache.discard(key)
-        row_cache = cast("LRUCache[tuple[Any, ...], object]", self._row_render_cache)
-        for key in [key for key in row_cache.keys() if key[0] in rows]:  # noqa: SIM118
-            row_cache.discard(key)
+        caches: list[LRUCache[tuple[Any, ...], Any]] = [cast(Any, self._row_render_cache)]
+        if self._lines_by_row:
+            caches.append(cast(Any, self._line_cache))
+        else:
+            _empty(self._line_cache)
+        for cache in caches:
+            for key in [key for key in cache.keys() if key[0] in rows]:  # noqa: SIM118
+                cache.discard(key)
 
     # ---- lazy rows ------------------------------------------------------------------------
 
