@@ -54,6 +54,7 @@ if TYPE_CHECKING:
         OrgExport,
     )
     from wmtui.core.report import ReportFormat
+    from wmtui.ui.app import WmtuiApp
 
 EXIT_OK = 0
 EXIT_BAD_PARAMETERS = 252
@@ -62,6 +63,7 @@ EXIT_SERVICE = 254
 EXIT_OTHER = 255
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
+EXIT_HANGUP = 129  # 128 + SIGHUP: the terminal (an SSH session) went away
 
 # Hidden knob for tests: seconds between export-org rounds (the engine's default is 15).
 EXPORT_POLL_ENV = "WMTUI_EXPORT_POLL_SECONDS"
@@ -1489,9 +1491,63 @@ def _cmd_presign(args: argparse.Namespace, backend: Backend) -> int:
 
 def _run_tui(backend: Backend) -> int:
     app = build_app(backend)
-    app.run()
+    restore = _end_app_on_signals(app)
+    try:
+        app.run()
+    finally:
+        restore()
     code = app.return_code
+    if code == EXIT_HANGUP:
+        _leave_closed_terminal()
     return code if code is not None else EXIT_OK
+
+
+def _leave_closed_terminal() -> None:
+    """After a hang-up, point stdout and stderr at /dev/null: the terminal is gone, and the
+    interpreter's last flush to it would fail and make the exit status 120."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+
+
+def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
+    """SIGTERM and SIGHUP (the SSH session closed) end the app as q does; returns what puts
+    the previous handlers back.
+
+    Python's default ends the process on the spot: the terminal is left in the app's modes
+    (a garbled shell after a `kill`), the last job states are not saved and a demo's folder
+    stays behind. Here the app exits through its own shutdown, with 143 or 129.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    codes = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        code = codes.get(signal.Signals(signum), EXIT_TERMINATED)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Before the app's loop runs, or after it: end now, through finally and atexit.
+            raise SystemExit(code) from None
+        # A signal handler may run in the middle of the loop's own work: the exit is queued,
+        # not run here.
+        loop.call_soon_threadsafe(app.exit, None, code)
+
+    previous = {sig: signal.getsignal(sig) for sig in codes}
+    for sig in codes:
+        signal.signal(sig, on_signal)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 def _run_emulator(extra: list[str]) -> int:
