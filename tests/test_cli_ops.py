@@ -330,6 +330,32 @@ def finished_export(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
 
 
+def list_states(world: World, capsys: pytest.CaptureFixture[str]) -> dict[str, str | None]:
+    """What `wmtui list` (no call, the job cache only) says of each watched job."""
+    assert main([*world.args, "list", "--json"]) == 0
+    return {job["JobId"]: job["State"] for job in json.loads(capsys.readouterr().out)["jobs"]}
+
+
+def test_export_org_and_report_leave_what_they_read_in_the_job_cache(
+    small_world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`list` reads only the cache: after an export it knows how its jobs ended, and after
+    a report the states the report read, without a `status` in between."""
+    finished_export(small_world, capsys)
+    started = {job_id for jobs in small_world.started().values() for job_id in jobs}
+    assert list_states(small_world, capsys) == dict.fromkeys(started, "COMPLETED")
+    # A watched job that ended after the export's last round: the report reads it.
+    user = small_world.users[0]
+    later = small_world.state.add_job(ORG, user, state="RUNNING", started_ago=timedelta(0))
+    assert main([*small_world.args, "add", ORG, later]) == 0
+    capsys.readouterr()
+    assert list_states(small_world, capsys)[later] is None
+    small_world.state.clock.advance(timedelta(hours=1))
+    assert main([*small_world.args, "report", ORG, "--format", "json"]) == 0
+    capsys.readouterr()
+    assert list_states(small_world, capsys)[later] == "COMPLETED"
+
+
 def test_report_json_is_the_migration_record(
     small_world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,7 +19,7 @@ import re
 import sys
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -624,6 +624,25 @@ def _cmd_remove(args: argparse.Namespace, backend: Backend) -> int:
     return EXIT_OK
 
 
+def _remember_jobs(
+    backend: Backend, jobs: Iterable[ExportJob], watched: Collection[JobKey]
+) -> str | None:
+    """Fold jobs a command has just read into the job cache (the watched ones, each over
+    what the cache knew of it), so `list` and the app's first paint show them without a
+    call. Returns the problem if the cache could not be saved."""
+    read = [job for job in jobs if job.key in watched]
+    if not read:
+        return None
+    known = backend.cache.load()
+    merged = dict(known)
+    for job in read:
+        old = known.get(job.key)
+        merged[job.key] = old.merged_with(job) if old is not None else job
+    if backend.cache.save(merged):
+        return None
+    return backend.cache.last_problem
+
+
 def _cmd_list(args: argparse.Namespace, backend: Backend) -> int:
     watched = backend.watchlist.load()
     known = backend.cache.load()
@@ -1030,6 +1049,7 @@ class _ExportWatcher:
         self._pending: list[JobKey] = []
         self._first = True
         self.watch_problem: str | None = None
+        self.cache_problem: str | None = None
         self.last: ExportProgress | None = None
 
     # -- the watch list ----------------------------------------------------------------------
@@ -1064,6 +1084,19 @@ class _ExportWatcher:
     def unwatched(self) -> int:
         return len(self._pending)
 
+    def _remember(self, progress: ExportProgress) -> None:
+        """The watched jobs this tick read, into the job cache (a problem is said once)."""
+        if not progress.jobs:
+            return
+        try:
+            watched = set(self.backend.watchlist.load())
+        except WatchListError:
+            return  # `_watch` says what is wrong with it
+        problem = _remember_jobs(self.backend, progress.jobs, watched)
+        if problem and problem != self.cache_problem:
+            self._event(f"{PROG}: warning: {plain(problem)}")
+        self.cache_problem = problem
+
     # -- lines -------------------------------------------------------------------------------
 
     def _event(self, text: str) -> None:
@@ -1097,6 +1130,7 @@ class _ExportWatcher:
     def show(self, progress: ExportProgress) -> None:
         self.last = progress
         self._watch(progress)
+        self._remember(progress)
         self._tell_mailboxes(progress)
         if progress.unmatched and not self._unmatched_told:
             self._unmatched_told = True
@@ -1411,6 +1445,9 @@ def _cmd_report(args: argparse.Namespace, backend: Backend) -> int:
             _error_line(f"jobs not read now, the report uses saved states: {exc.message}", exc.fix)
         )
 
+    problem = _remember_jobs(backend, fresh.values(), set(watched))
+    if problem:
+        _note(f"{PROG}: warning: {plain(problem)}")
     cached = [known[key] for key in watched if key in known]
     if error is None or not error.kind.affects_all:
         entity_ids = {job.entity_id for job in [*cached, *fresh.values()] if job.entity_id}

@@ -558,6 +558,9 @@ class ExportProgress:
     # Seconds until something may change: the earliest a running job can end (from its
     # EstimatedProgress), a backoff or a wait runs out. None: nothing to expect.
     next_event_in: float | None = None
+    # The organization's jobs as this tick read them (its list, and any Describe over it):
+    # for the job cache. Empty when the tick made no call.
+    jobs: tuple[ExportJob, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -625,6 +628,8 @@ class OrgExport:
         self._mailboxes_listed = False
         self._unmatched: tuple[str, ...] = ()
         self._any_start_succeeded = False
+        # The jobs the tick running now has read, by key (see ExportProgress.jobs).
+        self._read: dict[JobKey, ExportJob] = {}
         self._limit_refusals = 0  # LimitExceeded answers in the current round
         # Waits that apply to the whole export rather than one mailbox.
         self._calls_paused_until: datetime | None = None  # throttled / unreachable
@@ -771,6 +776,7 @@ class OrgExport:
         self.open()
         now = self._clock()
         started: list[JobKey] = []
+        self._read = {}
         if self._calls_paused_until is not None and now < self._calls_paused_until:
             return self._progress(now, started)
         self._calls_paused_until = None
@@ -781,6 +787,7 @@ class OrgExport:
         except ServiceError as exc:
             self._transient_or_raise(exc, now)
             return self._progress(now, started)
+        self._read = {job.key: job for job in jobs}
         self._transient_failures = 0
         self._full_reason = None
         changed = self._reconcile(jobs, now)
@@ -989,11 +996,14 @@ class OrgExport:
     def _describe(self, job_id: str) -> ExportJob | None:
         key = JobKey(self.spec.region, self.spec.organization_id, job_id)
         try:
-            return self.service.describe_job(key)
+            job = self.service.describe_job(key)
         except ServiceError as exc:
             if exc.kind.affects_all:
                 raise
             return None
+        listed = self._read.get(key)
+        self._read[key] = listed.merged_with(job) if listed is not None else job
+        return job
 
     @staticmethod
     def _copy_job_fields(record: MailboxRecord, job: ExportJob) -> None:
@@ -1256,6 +1266,7 @@ class OrgExport:
             waiting=self._waiting(now),
             unmatched=self._unmatched,
             next_event_in=self._next_event_in(now),
+            jobs=tuple(self._read.values()),
         )
 
     def _next_event_in(self, now: datetime) -> float | None:
