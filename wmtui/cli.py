@@ -46,6 +46,8 @@ from wmtui.core.watchlist import WatchListError
 from wmtui.factory import Backend, build_app, open_backend
 
 if TYPE_CHECKING:
+    import signal
+
     from wmtui.core.export_org import (
         ExportProgress,
         ExportSnapshot,
@@ -1230,13 +1232,23 @@ def _export_summary(export: OrgExport, progress: ExportProgress | None) -> None:
 def _install_stop_handlers(stop: _StopRequest) -> Callable[[], None]:
     """SIGINT and SIGTERM set `stop`; returns what puts the previous handlers back."""
     import signal
+
+    return _set_signal_handlers(dict.fromkeys((signal.SIGINT, signal.SIGTERM), stop))
+
+
+def _set_signal_handlers(
+    handlers: Mapping[signal.Signals, Callable[[int, Any], None]],
+) -> Callable[[], None]:
+    """Put these handlers in place (from the main thread only: elsewhere Python refuses);
+    returns what puts the previous ones back."""
+    import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, stop)
+    previous = {sig: signal.getsignal(sig) for sig in handlers}
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
 
     def restore() -> None:
         for sig, handler in previous.items():
@@ -1559,10 +1571,7 @@ def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
     """
     import asyncio
     import signal
-    import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
     codes = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -1576,15 +1585,7 @@ def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
         # not run here.
         loop.call_soon_threadsafe(app.exit, None, code)
 
-    previous = {sig: signal.getsignal(sig) for sig in codes}
-    for sig in codes:
-        signal.signal(sig, on_signal)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
+    return _set_signal_handlers(dict.fromkeys(codes, on_signal))
 
 
 def _run_emulator(extra: list[str]) -> int:
