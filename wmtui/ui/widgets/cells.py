@@ -16,6 +16,12 @@ from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
 
+
+def same_look(old: Text, new: Text) -> bool:
+    """Whether two texts would look the same; Text == ignores the base style, so compare it too."""
+    return old.plain == new.plain and old.style == new.style and old.spans == new.spans
+
+
 STATE_GLYPHS: dict[JobState, str] = {
     JobState.RUNNING: "●",
     JobState.COMPLETED: "✔",

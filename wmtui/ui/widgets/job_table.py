@@ -37,6 +37,8 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, RowKey
 
+from wmtui.ui.widgets.cells import same_look
+
 # (key, label, width): None where the width follows the table's (see `column_widths`).
 COLUMNS: tuple[tuple[str, str, int | None], ...] = (
     ("job", "Job", None),
@@ -109,11 +111,6 @@ def _empty(cache: LRUCache[Any, Any]) -> None:
     """
     for key in list(cache.keys()):
         cache.discard(key)
-
-
-def _same(old: Text, new: Text) -> bool:
-    """Whether a cell would look the same; Text == ignores the base style, so compare it too."""
-    return old.plain == new.plain and old.style == new.style and old.spans == new.spans
 
 
 class JobTable(DataTable[Text]):
@@ -674,7 +671,7 @@ class JobTable(DataTable[Text]):
         changed = [
             (column, new)
             for column, before, new in zip(COLUMN_KEYS, old, cells, strict=True)
-            if not _same(before, new)
+            if not same_look(before, new)
         ]
         if not changed:
             return

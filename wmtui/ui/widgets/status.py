@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wmtui.ui.safe_text import safe_text
-from wmtui.ui.widgets.cells import Palette, relative_time, short_span
+from wmtui.ui.widgets.cells import Palette, relative_time, same_look, short_span
 
 _SEPARATOR = " │ "
 
@@ -90,13 +90,7 @@ class StatusLine(Static):
 
     def show(self, text: Text) -> None:
         """Put `text` on the line; the same text again repaints nothing."""
-        shown = self._shown
-        if (
-            shown is not None
-            and shown.plain == text.plain
-            and shown.style == text.style
-            and shown.spans == text.spans
-        ):
+        if self._shown is not None and same_look(self._shown, text):
             return
         self._shown = text
         # One line of fixed height: no screen-wide layout pass for a new status text.
