@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from wmtui.core.models import WORKMAIL_REGIONS, ValidationError
@@ -115,6 +116,10 @@ def without_userinfo(text: str) -> str:
     return _USERINFO.sub("", text)
 
 
+# Builds the ServiceError for one failure: kind, message, fix.
+_MakeError = Callable[[ErrorKind, str, str], ServiceError]
+
+
 def _from_botocore_error(
     exc: BaseException,
     bx: Any,
@@ -125,12 +130,27 @@ def _from_botocore_error(
 ) -> ServiceError:
     """Errors raised before or instead of an answer: credentials, config, network."""
     kwargs: dict[str, Any] = getattr(exc, "kwargs", None) or {}
-    endpoint = cap(kwargs.get("endpoint_url") or "the WorkMail endpoint", 200)
-    name = _profile_label(profile)
 
     def error(kind: ErrorKind, message: str, fix: str) -> ServiceError:
         return ServiceError(kind, message, fix, operation=operation, code=type(exc).__name__)
 
+    if isinstance(exc, bx.NoRegionError):
+        return no_region_error(operation)
+    found = _network_error(exc, bx, kwargs, error) or _config_error(exc, bx, kwargs, profile, error)
+    if found is not None:
+        return found
+    return error(
+        ErrorKind.OTHER,
+        f"{type(exc).__name__}: {cap(exc)}",
+        "unexpected; if it goes on, report it with this message",
+    )
+
+
+def _network_error(
+    exc: BaseException, bx: Any, kwargs: dict[str, Any], error: _MakeError
+) -> ServiceError | None:
+    """Timeouts, proxies, TLS and connections; None when `exc` is none of them."""
+    endpoint = cap(kwargs.get("endpoint_url") or "the WorkMail endpoint", 200)
     # Timeouts and connection errors first: they are HTTPClientError/ConnectionError subclasses.
     if isinstance(exc, bx.ReadTimeoutError):
         return error(
@@ -173,8 +193,18 @@ def _from_botocore_error(
         # Plain socket errors, should one ever get past botocore's wrappers.
         kind = ErrorKind.TIMEOUT if isinstance(exc, TimeoutError) else ErrorKind.UNREACHABLE
         return error(kind, f"network error: {cap(exc, 200)}", "check the network")
+    return None
 
-    # Credentials and configuration.
+
+def _config_error(
+    exc: BaseException,
+    bx: Any,
+    kwargs: dict[str, Any],
+    profile: str | None,
+    error: _MakeError,
+) -> ServiceError | None:
+    """Credentials, profiles, SSO, regions and parameters; None when `exc` is none of them."""
+    name = _profile_label(profile)
     if isinstance(exc, bx.ProfileNotFound):
         missing = cap(kwargs.get("profile") or name, 100)
         return error(
@@ -190,8 +220,7 @@ def _from_botocore_error(
             f"{detail} (profile {name})",
             "configure credentials: aws configure, AWS_PROFILE, or aws sso login",
         )
-    sso_errors = (bx.SSOError, bx.TokenRetrievalError, bx.NoAuthTokenError)
-    if isinstance(exc, sso_errors):
+    if isinstance(exc, bx.SSOError | bx.TokenRetrievalError | bx.NoAuthTokenError):
         state = "missing" if isinstance(exc, bx.SSOTokenLoadError) else "expired or not valid"
         return error(
             ErrorKind.SSO_TOKEN,
@@ -205,8 +234,6 @@ def _from_botocore_error(
             f"the console login session for profile {name} has ended: {cap(exc, 200)}",
             f"run `aws login --profile {name}`",
         )
-    if isinstance(exc, bx.NoRegionError):
-        return no_region_error(operation)
     if isinstance(exc, bx.UnknownRegionError | bx.InvalidRegionError):
         return error(
             ErrorKind.INVALID_PARAMETER,
@@ -227,11 +254,7 @@ def _from_botocore_error(
             "too many failed requests in a row: retries are paused",
             "wmtui tries again at the next refresh",
         )
-    return error(
-        ErrorKind.OTHER,
-        f"{type(exc).__name__}: {cap(exc)}",
-        "unexpected; if it goes on, report it with this message",
-    )
+    return None
 
 
 def no_region_error(operation: str | None) -> ServiceError:
@@ -270,13 +293,38 @@ def _from_client_error(
     metadata = response.get("ResponseMetadata") or {}
     status = metadata.get("HTTPStatusCode")
     status = status if isinstance(status, int) else 0
-    name = _profile_label(profile)
-    action = f"workmail:{operation}"
     said = f": {service_message}" if service_message else ""
 
     def error(kind: ErrorKind, message: str, fix: str) -> ServiceError:
         return ServiceError(kind, message, fix, operation=operation, code=code or None)
 
+    found = (
+        _caller_code_error(code, status, response, said, operation, profile, error)
+        or _entity_code_error(code, said, operation, region, error)
+        or _status_error(status, response, said, error)
+    )
+    if found is not None:
+        return found
+    shown_code = code or (f"HTTP {status}" if status else "an unknown error")
+    return error(
+        ErrorKind.OTHER,
+        f"{operation} failed with {cap(shown_code, 100)}{said}",
+        "unexpected; if it goes on, report it with this message",
+    )
+
+
+def _caller_code_error(
+    code: str,
+    status: int,
+    response: dict[str, Any],
+    said: str,
+    operation: str,
+    profile: str | None,
+    error: _MakeError,
+) -> ServiceError | None:
+    """Codes about the caller: credentials, permissions, throttling, the export limit."""
+    name = _profile_label(profile)
+    action = f"workmail:{operation}"
     if code in _EXPIRED_CODES:
         return error(
             ErrorKind.EXPIRED_TOKEN,
@@ -310,6 +358,13 @@ def _from_client_error(
             "WorkMail runs at most 10 exports at once per organization and one export "
             "per mailbox per 24 hours: wait for running exports to end",
         )
+    return None
+
+
+def _entity_code_error(
+    code: str, said: str, operation: str, region: str | None, error: _MakeError
+) -> ServiceError | None:
+    """Codes about what was asked for: jobs, mailboxes, organizations, parameters."""
     if code == "EntityNotFoundException":
         if operation in ("DescribeMailboxExportJob", "CancelMailboxExportJob"):
             message = f"no such export job{_where(region)}{said}"
@@ -342,6 +397,13 @@ def _from_client_error(
             f"WorkMail refused a parameter of {operation}{said}",
             "correct the value and try again",
         )
+    return None
+
+
+def _status_error(
+    status: int, response: dict[str, Any], said: str, error: _MakeError
+) -> ServiceError | None:
+    """No code we know: the HTTP status says whether the service itself failed."""
     if status in _UNAVAILABLE_STATUSES:
         return error(
             ErrorKind.UNREACHABLE,
@@ -355,9 +417,4 @@ def _from_client_error(
             f"{_attempts(response)} attempts){said}",
             "a problem on the service's side; wmtui tries again at the next refresh",
         )
-    shown_code = code or (f"HTTP {status}" if status else "an unknown error")
-    return error(
-        ErrorKind.OTHER,
-        f"{operation} failed with {cap(shown_code, 100)}{said}",
-        "unexpected; if it goes on, report it with this message",
-    )
+    return None
