@@ -26,7 +26,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Log, ProgressBar, Static
 from textual.worker import get_current_worker
 
-from wmtui.core.export_org import (
+from wmtui.core.destinations import (
+    Destination,
+    description_problem,
+    organization_problem,
+    region_problem,
+)
+from wmtui.core.export import (
     SERVICE_MAX_RUNNING,
     ExportProgress,
     ExportSpec,
@@ -37,12 +43,6 @@ from wmtui.core.export_org import (
 )
 from wmtui.core.models import ExportJob, JobKey, JobState, ValidationError
 from wmtui.core.service import ExportService, ServiceError
-from wmtui.ui.destinations import (
-    Destination,
-    description_problem,
-    organization_problem,
-    region_problem,
-)
 from wmtui.ui.messages import ExportHalted, ExportJobsStarted, ExportTicked
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.form import (

@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Static
 
-from wmtui.ui.destinations import (
+from wmtui.core.destinations import (
     Destination,
     bucket_problem,
     kms_key_arn_problem,

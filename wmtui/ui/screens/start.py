@@ -20,14 +20,14 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from wmtui.core.models import Mailbox, StartRequest, ValidationError, validate_entity_id
-from wmtui.core.service import ServiceError
-from wmtui.ui.destinations import (
+from wmtui.core.destinations import (
     Destination,
     description_problem,
     organization_problem,
     region_problem,
 )
+from wmtui.core.models import Mailbox, StartRequest, ValidationError, validate_entity_id
+from wmtui.core.service import ServiceError
 from wmtui.ui.messages import MailboxesListed
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.form import (

@@ -1,0 +1,43 @@
+"""Exporting every mailbox of an organization: the spec, the state file, progress and the engine."""
+
+from wmtui.core.export_org import (
+    FORMAT_VERSION,
+    NOT_SELECTED,
+    RECENT_EXPORT_WINDOW,
+    SERVICE_MAX_RUNNING,
+    START_MATCH_SKEW,
+    ExportProgress,
+    ExportSnapshot,
+    ExportSpec,
+    ExportStateError,
+    MailboxRecord,
+    MailboxStatus,
+    OrgExport,
+    client_token,
+    export_id_for,
+    export_state_path,
+    find_exports,
+    read_export_state,
+    read_selector_file,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "NOT_SELECTED",
+    "RECENT_EXPORT_WINDOW",
+    "SERVICE_MAX_RUNNING",
+    "START_MATCH_SKEW",
+    "ExportProgress",
+    "ExportSnapshot",
+    "ExportSpec",
+    "ExportStateError",
+    "MailboxRecord",
+    "MailboxStatus",
+    "OrgExport",
+    "client_token",
+    "export_id_for",
+    "export_state_path",
+    "find_exports",
+    "read_export_state",
+    "read_selector_file",
+]
