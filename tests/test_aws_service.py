@@ -335,22 +335,22 @@ def test_target_names_profile_region_and_endpoint_never_keys() -> None:
 )
 def test_fields_read_from_answers_are_escaped_and_capped(value: object, expected: str) -> None:
     """The fast path for short ASCII fields gives what the general one gives."""
-    from wmtui.aws.service import FIELD_LIMIT, _text
+    from wmtui.aws.answers import FIELD_LIMIT, read_text
 
     assert FIELD_LIMIT == 4096
-    assert _text(value) == expected
+    assert read_text(value) == expected
 
 
 def test_job_records_read_states_and_utc_times() -> None:
     """Known and unknown states, times in UTC, the read time given for a whole page."""
-    from wmtui.aws.service import _job_from
+    from wmtui.aws.answers import job_from
 
     key = JobKey("us-east-1", ORG, "job-1")
     seen = datetime(2026, 1, 2, tzinfo=UTC)
     started = datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    job = _job_from(key, {"State": "FAILED", "StartTime": started}, described=False, seen=seen)
+    job = job_from(key, {"State": "FAILED", "StartTime": started}, described=False, seen=seen)
     assert (job.state, job.raw_state, job.last_seen) == (JobState.FAILED, "FAILED", seen)
     assert job.start_time == started and job.start_time.tzinfo is UTC
-    odd = _job_from(key, {"State": "PAUSED"}, described=True)
+    odd = job_from(key, {"State": "PAUSED"}, described=True)
     assert (odd.state, odd.raw_state) == (JobState.UNKNOWN, "PAUSED")
     assert odd.last_seen is not None and odd.last_seen.tzinfo is UTC

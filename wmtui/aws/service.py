@@ -6,29 +6,25 @@ object on the way to its first paint and must not pay for boto3 there.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from wmtui.aws.errors import cap, no_region_error, to_service_error, without_userinfo
+from wmtui.aws.answers import job_from, mailbox_from, parse_timestamp, read_text
+from wmtui.aws.errors import no_region_error, to_service_error, without_userinfo
 from wmtui.core.models import (
     WORKMAIL_REGIONS,
     ExportJob,
     JobKey,
-    JobState,
     Mailbox,
     Organization,
     StartRequest,
     ValidationError,
     now_utc,
     s3_uri,
-    utc,
     validate_client_token,
     validate_description,
     validate_entity_id,
@@ -54,8 +50,6 @@ DEFAULT_MAX_LIST_PAGES = 1000
 PAGE_SIZE = 100
 # A SigV4 presigned URL is valid for at most seven days.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
-# Fields from the service are untrusted; anything past the model's longest (2048) is not real.
-FIELD_LIMIT = 4096
 _CREDENTIAL_KINDS = frozenset(
     {
         ErrorKind.NO_CREDENTIALS,
@@ -80,105 +74,6 @@ def _client_token(value: str | None, operation: str) -> str:
     if value is None:
         return str(uuid.uuid4())
     return _validated(lambda: validate_client_token(value), operation)
-
-
-# Tolerant readers for answers: never crash on a missing or odd value. They run for every field
-# of every job of every List page (1,000 jobs are 9,000 fields), so the common case is kept cheap.
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
-    # The usual field: plain ASCII (no surrogate possible) and short enough, kept as it is.
-    if text.isascii() and len(text) <= FIELD_LIMIT:
-        return text
-    # JSON may carry a lone surrogate, which no file or terminal can encode: shown escaped.
-    text = (
-        text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogate(text) else text
-    )
-    return cap(text, FIELD_LIMIT)
-
-
-def _parse_timestamp(value: object) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError):
-            pass
-    from botocore.utils import parse_timestamp
-
-    return parse_timestamp(str(value))
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _has_surrogate(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    # _parse_timestamp already gives UTC; anything else (a string botocore parsed) is converted.
-    return value if value.tzinfo is UTC else utc(value)
-
-
-def _progress(value: object) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-# JobState.parse for the states the service sends, as one dict look-up.
-_STATES: dict[object, JobState] = {state.value: state for state in JobState}
-
-
-def _job_from(
-    key: JobKey, data: Mapping[str, Any], *, described: bool, seen: datetime | None = None
-) -> ExportJob:
-    raw_state = data.get("State")
-    state = _STATES.get(raw_state) if isinstance(raw_state, str) else None
-    return ExportJob(
-        key=key,
-        state=state if state is not None else JobState.parse(raw_state),
-        raw_state=_text(raw_state),
-        entity_id=_text(data.get("EntityId")),
-        description=_text(data.get("Description")),
-        role_arn=_text(data.get("RoleArn")),
-        kms_key_arn=_text(data.get("KmsKeyArn")),
-        s3_bucket_name=_text(data.get("S3BucketName")),
-        s3_prefix=_text(data.get("S3Prefix")),
-        s3_path=_text(data.get("S3Path")),
-        estimated_progress=_progress(data.get("EstimatedProgress")),
-        error_info=_text(data.get("ErrorInfo")),
-        start_time=_time(data.get("StartTime")),
-        end_time=_time(data.get("EndTime")),
-        last_seen=seen if seen is not None else now_utc(),
-        described=described,
-    )
-
-
-def _mailbox_from(data: Mapping[str, Any], kind: str, id_field: str = "Id") -> Mailbox | None:
-    entity_id = _text(data.get(id_field))
-    if not entity_id:
-        return None
-    return Mailbox(
-        entity_id=entity_id,
-        name=_text(data.get("Name")),
-        email=_text(data.get("Email")),
-        display_name=_text(data.get("DisplayName")),
-        kind=kind,
-        state=_text(data.get("State")),
-    )
 
 
 def _no_limit_retry(response: Any = None, **_: Any) -> bool | None:
@@ -297,7 +192,7 @@ class Boto3ExportService:
             # Epoch timestamps straight to UTC: botocore's default goes through dateutil's
             # local zone, about half the CPU of reading a page of 100 jobs.
             factory = self._session._session.get_component("response_parser_factory")
-            factory.set_parser_defaults(timestamp_parser=_parse_timestamp)
+            factory.set_parser_defaults(timestamp_parser=parse_timestamp)
         return self._session
 
     def _client_for(self, region: str) -> tuple[WorkMailClient, int]:
@@ -389,7 +284,7 @@ class Boto3ExportService:
             answer = client.describe_mailbox_export_job(
                 JobId=job_id, OrganizationId=organization_id
             )
-        return _job_from(JobKey(region, organization_id, job_id), answer, described=True)
+        return job_from(JobKey(region, organization_id, job_id), answer, described=True)
 
     def list_jobs(self, region: str, organization_id: str) -> list[ExportJob]:
         operation = "ListMailboxExportJobs"
@@ -414,7 +309,7 @@ class Boto3ExportService:
                 job_id = item.get("JobId") if isinstance(item, Mapping) else None
                 if isinstance(job_id, str) and job_id:
                     key = JobKey(region, organization_id, job_id)
-                    jobs.append(_job_from(key, item, described=False, seen=seen))
+                    jobs.append(job_from(key, item, described=False, seen=seen))
             next_token = answer.get("NextToken")
             if not next_token:
                 return jobs
@@ -495,14 +390,14 @@ class Boto3ExportService:
             )
             for page in pages:
                 for item in page.get("OrganizationSummaries") or []:
-                    organization_id = _text(item.get("OrganizationId"))
+                    organization_id = read_text(item.get("OrganizationId"))
                     if organization_id:
                         organizations.append(
                             Organization(
                                 organization_id=organization_id,
-                                alias=_text(item.get("Alias")),
-                                default_mail_domain=_text(item.get("DefaultMailDomain")),
-                                state=_text(item.get("State")),
+                                alias=read_text(item.get("Alias")),
+                                default_mail_domain=read_text(item.get("DefaultMailDomain")),
+                                state=read_text(item.get("State")),
                             )
                         )
         return organizations
@@ -517,7 +412,7 @@ class Boto3ExportService:
             )
             for page in pages:
                 for user in page.get("Users") or []:
-                    mailbox = _mailbox_from(user, "USER")
+                    mailbox = mailbox_from(user, "USER")
                     if mailbox is not None:
                         mailboxes.append(mailbox)
         with self._calling("ListResources", region) as client:
@@ -526,7 +421,7 @@ class Boto3ExportService:
             )
             for resource_page in resource_pages:
                 for resource in resource_page.get("Resources") or []:
-                    mailbox = _mailbox_from(resource, "RESOURCE")
+                    mailbox = mailbox_from(resource, "RESOURCE")
                     if mailbox is not None:
                         mailboxes.append(mailbox)
         return mailboxes
@@ -543,12 +438,12 @@ class Boto3ExportService:
             if exc.kind is not ErrorKind.JOB_NOT_FOUND:
                 raise
         else:
-            return _mailbox_from(user, "USER", "UserId") or Mailbox(entity_id=entity_id)
+            return mailbox_from(user, "USER", "UserId") or Mailbox(entity_id=entity_id)
         with self._calling("DescribeResource", region) as client:
             resource = client.describe_resource(
                 OrganizationId=organization_id, ResourceId=entity_id
             )
-        return _mailbox_from(resource, "RESOURCE", "ResourceId") or Mailbox(
+        return mailbox_from(resource, "RESOURCE", "ResourceId") or Mailbox(
             entity_id=entity_id, kind="RESOURCE"
         )
 
