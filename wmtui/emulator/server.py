@@ -21,13 +21,8 @@ from types import TracebackType
 from typing import Any
 
 from wmtui.emulator import model
-from wmtui.emulator.state import (
-    ACCOUNT_ID,
-    IMPLEMENTED_OPERATIONS,
-    ApiError,
-    EmulatorState,
-    to_wire,
-)
+from wmtui.emulator.state import IMPLEMENTED_OPERATIONS, EmulatorState
+from wmtui.emulator.wire import ACCOUNT_ID, ApiError, to_wire
 
 # Faults inject() understands; each takes over the next matching requests.
 FAULTS = frozenset(
