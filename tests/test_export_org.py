@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from wmtui.core.export_org import (
+from wmtui.core.export import (
     ExportProgress,
     ExportSpec,
     ExportStateError,

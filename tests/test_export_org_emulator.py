@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from wmtui.aws.service import Boto3ExportService
-from wmtui.core.export_org import (
+from wmtui.core.export import (
     ExportProgress,
     ExportSpec,
     MailboxStatus,

@@ -1,6 +1,6 @@
 """The organization-wide export (`E`): a form, then a progress view driven by a thread worker.
 
-The worker ticks `wmtui.core.export_org.OrgExport` (one round: a list sweep and a start per free
+The worker ticks `wmtui.core.export.OrgExport` (one round: a list sweep and a start per free
 slot), posts what changed, and waits `progress.suggested_delay(...)` before the next round; a
 stop request (leaving the screen, quitting) ends the wait at once. The engine saves its state
 after every step, so leaving and coming back with the same destination resumes the export, and
