@@ -166,66 +166,62 @@ def _add_jobs(
             batch=batch, name=names.get(entity_id, entity_id)
         )
         prefix = f"pre-shutdown/batch-{batch}"
-        if kind == "RUNNING":
-            # Staggered so they finish one after another over the next few minutes.
-            duration = timedelta(minutes=rng.uniform(4, 12))
-            add_job(
-                org_id,
-                entity_id,
-                state="RUNNING",
-                progress=rng.randrange(5, 85),
-                duration=duration,
-                description=description,
-                s3_prefix=prefix,
-            )
-        elif kind == "FAILED":
-            add_job(
-                org_id,
-                entity_id,
-                state="FAILED",
-                progress=37,
-                started_ago=timedelta(hours=5, minutes=12),
-                duration=timedelta(minutes=41),
-                description=description,
-                s3_prefix=prefix,
-                error_info=(
-                    "Unable to write to the S3 bucket example-corp-workmail-export: Access "
-                    "Denied. The role arn:aws:iam::123456789012:role/WorkMailExportRole needs "
-                    "s3:PutObject and s3:AbortMultipartUpload on the bucket."
-                ),
-            )
-        elif kind == "CANCELLED":
-            add_job(
-                org_id,
-                entity_id,
-                state="CANCELLED",
-                progress=12,
-                started_ago=timedelta(hours=2, minutes=40),
-                duration=timedelta(minutes=6),
-                description="Started by mistake (wrong prefix)",
-                s3_prefix="pre-shutdwon",
-            )
-        elif kind == "OLD":
-            add_job(
-                org_id,
-                entity_id,
-                state="COMPLETED",
-                started_ago=timedelta(days=9, hours=3),
-                duration=timedelta(minutes=52),
-                description="Pilot export (first test)",
-                s3_prefix="pilot",
-            )
-        else:
-            # Spread over the last six days, a few minutes to an hour each.
-            add_job(
-                org_id,
-                entity_id,
-                state="COMPLETED",
-                started_ago=timedelta(hours=rng.uniform(0.5, 6 * 24)),
-                duration=timedelta(minutes=rng.uniform(3, 60)),
-                description=description,
-                s3_prefix=prefix,
-            )
+        add_job(org_id, entity_id, **_demo_job(kind, description, prefix, rng))
+
+
+def _demo_job(kind: str, description: str, prefix: str, rng: random.Random) -> dict[str, Any]:
+    """The add_job arguments for one job of the demo's plan (RUNNING, FAILED, CANCELLED, OLD
+    or COMPLETED)."""
+    if kind == "RUNNING":
+        # Staggered so they finish one after another over the next few minutes.
+        duration = timedelta(minutes=rng.uniform(4, 12))
+        return {
+            "state": "RUNNING",
+            "progress": rng.randrange(5, 85),
+            "duration": duration,
+            "description": description,
+            "s3_prefix": prefix,
+        }
+    if kind == "FAILED":
+        return {
+            "state": "FAILED",
+            "progress": 37,
+            "started_ago": timedelta(hours=5, minutes=12),
+            "duration": timedelta(minutes=41),
+            "description": description,
+            "s3_prefix": prefix,
+            "error_info": (
+                "Unable to write to the S3 bucket example-corp-workmail-export: Access "
+                "Denied. The role arn:aws:iam::123456789012:role/WorkMailExportRole needs "
+                "s3:PutObject and s3:AbortMultipartUpload on the bucket."
+            ),
+        }
+    if kind == "CANCELLED":
+        return {
+            "state": "CANCELLED",
+            "progress": 12,
+            "started_ago": timedelta(hours=2, minutes=40),
+            "duration": timedelta(minutes=6),
+            "description": "Started by mistake (wrong prefix)",
+            "s3_prefix": "pre-shutdwon",
+        }
+    if kind == "OLD":
+        return {
+            "state": "COMPLETED",
+            "started_ago": timedelta(days=9, hours=3),
+            "duration": timedelta(minutes=52),
+            "description": "Pilot export (first test)",
+            "s3_prefix": "pilot",
+        }
+    # Spread over the last six days, a few minutes to an hour each.
+    started_ago = timedelta(hours=rng.uniform(0.5, 6 * 24))
+    return {
+        "state": "COMPLETED",
+        "started_ago": started_ago,
+        "duration": timedelta(minutes=rng.uniform(3, 60)),
+        "description": description,
+        "s3_prefix": prefix,
+    }
 
 
 def build_small_state(*, clock: EmulatorClock | None = None, seed: int = 1) -> EmulatorState:
