@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wmtui.aws.service import Boto3ExportService
-from wmtui.core.export_org import ExportProgress, ExportSpec, OrgExport, export_state_path
+from wmtui.core.export import ExportProgress, ExportSpec, OrgExport, export_state_path
 from wmtui.emulator.server import EmulatorServer
 from wmtui.emulator.state import EmulatedJob, EmulatorClock, EmulatorState
 

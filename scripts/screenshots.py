@@ -27,7 +27,7 @@ import threading  # noqa: E402
 
 from textual.widgets import Input, TextArea  # noqa: E402
 
-from wmtui.core.export_org import ExportSpec  # noqa: E402
+from wmtui.core.export import ExportSpec  # noqa: E402
 from wmtui.core.models import JobKey, JobState  # noqa: E402
 from wmtui.core.service import ExportService  # noqa: E402
 from wmtui.core.settings import Settings  # noqa: E402

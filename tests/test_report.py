@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wmtui.core.export_org import ExportSnapshot, ExportSpec, MailboxRecord, MailboxStatus
+from wmtui.core.export import ExportSnapshot, ExportSpec, MailboxRecord, MailboxStatus
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.report import REPORT_COLUMNS, build_report, csv_cell, write_report
 

@@ -14,7 +14,7 @@ from test_ui_fakes import ORG, FakeService, build_app, job_id, key, people, stan
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
-from wmtui.core.export_org import ExportSpec
+from wmtui.core.export import ExportSpec
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.app import WmtuiApp
 from wmtui.ui.widgets.job_table import JobTable

@@ -35,7 +35,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Log, OptionList
 
 from wmtui.core.cache import JobCache
-from wmtui.core.export_org import ExportSpec
+from wmtui.core.export import ExportSpec
 from wmtui.core.locations import names_cache_path
 from wmtui.core.models import ExportJob, JobState, Mailbox
 from wmtui.core.names import NameDirectory

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Literal, Protocol, TextIO
 
-from wmtui.core.export_org import ExportSnapshot, MailboxRecord, MailboxStatus
+from wmtui.core.export import ExportSnapshot, MailboxRecord, MailboxStatus
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 
 REPORT_COLUMNS: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
-from wmtui.core.export_org import ExportProgress
+from wmtui.core.export import ExportProgress
 from wmtui.core.models import ExportJob, JobKey, Mailbox, Organization, StartRequest
 from wmtui.core.refresh import RefreshResult
 from wmtui.core.service import ServiceError
