@@ -25,7 +25,7 @@ import subprocess
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from wmtui.core.models import S3_BUCKET_PATTERN, S3_PATH_PATTERN, ValidationError, printable
@@ -296,6 +296,22 @@ def _message(
     return " ".join([head, *extra, *tips])
 
 
+@dataclass
+class _Outcome:
+    """What the channels of one yank did, in the order they were tried."""
+
+    channels: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, result: tuple[str | None, str | None]) -> None:
+        channel, failure = result
+        if channel:
+            self.channels.append(channel)
+        if failure:
+            self.failures.append(failure)
+
+
 def yank(
     text: str,
     *,
@@ -328,56 +344,61 @@ def yank(
 
     chosen, mode_note = resolve_mode(mode, environ)
     where = presence(environ, platform=platform)
-    channels: list[str] = []
-    failures: list[str] = []
-    notes: list[str] = [mode_note] if mode_note else []
-
-    def attempt(result: tuple[str | None, str | None]) -> None:
-        channel, failure = result
-        if channel:
-            channels.append(channel)
-        if failure:
-            failures.append(failure)
-
+    outcome = _Outcome(notes=[mode_note] if mode_note else [])
     if chosen == "osc52":
-        attempt(_send_osc52(text, osc52))
+        outcome.add(_send_osc52(text, osc52))
     elif chosen == "tmux":
         if not where.in_tmux:
-            notes.append("Not inside tmux ($TMUX unset): tried tmux's default server.")
-        attempt(_tmux_load_buffer(text, environ, run, which))
+            outcome.notes.append("Not inside tmux ($TMUX unset): tried tmux's default server.")
+        outcome.add(_tmux_load_buffer(text, environ, run, which))
     elif chosen == "native":
         command, why_not = _native_command(environ, which, platform)
         if command is None:
-            failures.append(f"native clipboard: {why_not}")
+            outcome.failures.append(f"native clipboard: {why_not}")
         else:
             if where.over_ssh:
                 tool = os.path.basename(command[0])
-                notes.append(f"Over SSH, {tool} copies on the machine wmtui runs on.")
-            attempt(_run_native(command, text, environ, run))
+                outcome.notes.append(f"Over SSH, {tool} copies on the machine wmtui runs on.")
+            outcome.add(_run_native(command, text, environ, run))
     elif chosen == "auto":
-        if where.term_dumb:
-            notes.append("TERM=dumb: no OSC 52 sent.")
-        else:
-            attempt(_send_osc52(text, osc52))
-        if where.in_tmux:
-            attempt(_tmux_load_buffer(text, environ, run, which))
-        if where.over_ssh:
-            native_note = "Over SSH: the desktop clipboard tools were not used."
-        elif not where.desktop:
-            native_note = "No desktop session: no native clipboard tool used."
-        else:
-            command, why_not = _native_command(environ, which, platform)
-            native_note = f"Native clipboard: {why_not}." if why_not else ""
-            if command is not None:
-                attempt(_run_native(command, text, environ, run))
-        # Said only when nothing worked: otherwise it is noise in every yank.
-        if not channels and native_note:
-            notes.append(native_note)
+        _copy_auto(text, where, outcome, osc52, environ, run, which, platform)
 
     return YankReport(
         text=text,
-        channels=tuple(channels),
-        failures=tuple(failures),
-        message=_message(text, chosen, channels, failures, notes, where),
-        notes=tuple(notes),
+        channels=tuple(outcome.channels),
+        failures=tuple(outcome.failures),
+        message=_message(text, chosen, outcome.channels, outcome.failures, outcome.notes, where),
+        notes=tuple(outcome.notes),
     )
+
+
+def _copy_auto(
+    text: str,
+    where: Presence,
+    outcome: _Outcome,
+    osc52: Callable[[str], None],
+    environ: Mapping[str, str],
+    run: RunFunction,
+    which: Callable[[str], str | None],
+    platform: str,
+) -> None:
+    """Mode auto: OSC 52 unless TERM=dumb, tmux's buffer inside tmux, a native tool on a
+    local desktop."""
+    if where.term_dumb:
+        outcome.notes.append("TERM=dumb: no OSC 52 sent.")
+    else:
+        outcome.add(_send_osc52(text, osc52))
+    if where.in_tmux:
+        outcome.add(_tmux_load_buffer(text, environ, run, which))
+    if where.over_ssh:
+        native_note = "Over SSH: the desktop clipboard tools were not used."
+    elif not where.desktop:
+        native_note = "No desktop session: no native clipboard tool used."
+    else:
+        command, why_not = _native_command(environ, which, platform)
+        native_note = f"Native clipboard: {why_not}." if why_not else ""
+        if command is not None:
+            outcome.add(_run_native(command, text, environ, run))
+    # Said only when nothing worked: otherwise it is noise in every yank.
+    if not outcome.channels and native_note:
+        outcome.notes.append(native_note)
