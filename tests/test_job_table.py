@@ -1,24 +1,21 @@
-"""The job table on its own: what it paints after a sync, and that it builds only what it shows.
+"""The job table on its own: what it paints, that it builds only what it shows, and that a
+sync always leaves exactly the rows it was given, with the cursor on the same job.
 
-The app's tests drive the table through the app; these pin the two things the table does
-differently from a plain DataTable: rows are built when they are about to be painted (or read),
-and one-line Text cells are rendered without Rich's generic layers. Both must look exactly as
-DataTable would paint them.
+The app's tests drive the table through the app; these pin what the table does itself: rows
+are built when they are about to be painted (or read), lines are drawn one at a time from the
+rows on screen, and the header stays on the top line however far the rows scroll.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from rich.segment import Segment
-from rich.style import Style
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.text import Text
 from textual.app import App, ComposeResult
-from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widgets import DataTable
 
 from wmtui.ui.widgets.job_table import COLUMN_KEYS, JobIdCell, JobTable, RowCells
 
@@ -29,8 +26,15 @@ ON_SCREEN = SIZE[1] + 2
 
 
 class TableApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.highlights: list[tuple[str | None, int]] = []
+
     def compose(self) -> ComposeResult:
         yield JobTable(id="jobs")
+
+    def on_job_table_row_highlighted(self, event: JobTable.RowHighlighted) -> None:
+        self.highlights.append((event.row_key, event.cursor_row))
 
 
 class Rows:
@@ -39,11 +43,12 @@ class Rows:
     def __init__(self, count: int) -> None:
         self.keys = [f"job-{n:05d}" for n in range(count)]
         self.progress = dict.fromkeys(self.keys, 10)
+        self.description: dict[str, str] = {}
         self.built: list[str] = []
 
     def build(self, key: str) -> RowCells:
         self.built.append(key)
-        progress = self.progress[key]
+        progress = self.progress.get(key, 10)
         return (
             JobIdCell(key, key),
             Text("mailbox"),
@@ -51,14 +56,18 @@ class Rows:
             Text(f"{progress:>3}%"),
             Text("2h ago"),
             Text("ETA 5m"),
-            Text("a description"),
+            Text(self.description.get(key, "a description"), overflow="ellipsis"),
         )
+
+
+def strips(table: JobTable) -> list[Strip]:
+    region = Region(0, 0, table.size.width, table.size.height)
+    return table.render_lines(region)
 
 
 def painted(table: JobTable) -> list[str]:
     """The lines the table paints now, as a user reads them."""
-    region = Region(0, 0, table.size.width, table.size.height)
-    return [strip.text for strip in table.render_lines(region)]
+    return [strip.text for strip in strips(table)]
 
 
 def painted_row(table: JobTable, key: str) -> str:
@@ -75,11 +84,15 @@ async def _filled(app: TableApp, pilot: Any, rows: Rows) -> JobTable:
     return table
 
 
+# ---- lazy rows -----------------------------------------------------------------------------
+
+
 async def test_a_sync_builds_only_the_rows_on_screen_and_paints_them_new() -> None:
     rows = Rows(ROWS)
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
         table = await _filled(app, pilot, rows)
+        assert len(rows.built) <= ON_SCREEN  # the first paint built what it showed
         assert " 10%" in painted_row(table, "job-00000")
 
         rows.built.clear()
@@ -108,6 +121,7 @@ async def test_a_row_that_changed_off_screen_shows_its_new_value_when_scrolled_t
         await pilot.press("end")
         await pilot.pause()
         assert " 77%" in painted_row(table, last)
+        assert painted(table)[0].startswith(" Job ")  # the header did not scroll away
 
 
 async def test_reading_a_cell_of_a_stale_row_gives_its_new_value() -> None:
@@ -142,147 +156,171 @@ async def test_invalidating_rows_that_read_the_same_changes_no_cell(monkeypatch:
         assert changed == []
 
 
-# ---- the cell renderer --------------------------------------------------------------------------
-
-CELLS: list[Callable[[], Text]] = [
-    lambda: Text(""),
-    lambda: Text("short"),
-    lambda: Text("exactly-ten"),
-    lambda: Text("a text far too long for its column, cropped", overflow="ellipsis"),
-    lambda: Text("a text far too long for its column, folded", overflow="fold"),
-    lambda: Text("a text far too long for its column, plain"),
-    lambda: Text("Running", style="bold green"),
-    lambda: Text("✗ FAILED", style=Style(color="red", bold=True)),
-    lambda: Text.assemble(("██▌", "green on grey23"), ("     42%", "")),
-    lambda: Text("宽字符的邮箱名称很长很长", overflow="ellipsis"),
-    lambda: Text("emoji 📦📦📦📦📦📦📦📦", overflow="ellipsis"),
-    lambda: Text("[red]not markup[/]"),
-    lambda: Text("centred", justify="center"),
-    lambda: Text("right", justify="right"),
-    lambda: JobIdCell("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "k", "dim"),
-    lambda: Text("trailing spaces   "),
-    lambda: Text("  leading"),
-]
+# ---- what is painted -----------------------------------------------------------------------
 
 
-def _characters(lines: Any) -> list[tuple[str, Style | None]]:
-    """Each character a user sees, with its style: segment boundaries aside."""
-    return [
-        (character, segment.style)
-        for line in lines
-        for segment in Segment.simplify(line)
-        for character in segment.text
-    ]
-
-
-# One row per kind of cell, the cell in every column but the job's; painted on a plain base.
-BASE = Style(color="white", bgcolor="black")
-
-
-async def _table_of_every_cell(app: TableApp, pilot: Any) -> tuple[JobTable, list[Text]]:
-    table = app.query_one(JobTable)
-    texts = [make() for make in CELLS]
-    keys = [f"row-{n}" for n in range(len(texts))]
-    cells = {
-        key: (JobIdCell(key, key), *([text] * 6)) for key, text in zip(keys, texts, strict=True)
-    }
-    table.sync(keys, cells.__getitem__)
-    await pilot.pause()
-    return table, texts
-
-
-async def test_cells_render_exactly_as_datatable_renders_them() -> None:
+async def test_the_header_and_rows_read_as_columns_cropped_with_an_ellipsis() -> None:
+    rows = Rows(30)
+    rows.description["job-00001"] = "a description far too long for the room the column has " * 3
     app = TableApp()
     async with app.run_test(size=SIZE) as pilot:
-        table, texts = await _table_of_every_cell(app, pilot)
-        keys = list(table.rows)
-        checked = 0
-        for row_index in range(len(texts)):
-            for column_index in range(1, len(COLUMN_KEYS)):
-                for width in (1, 2, 3, 5, 11, 40):
-                    for cursor, hover in ((False, False), (True, False), (False, True)):
-                        args = (row_index, column_index, BASE, width, cursor, hover)
-                        table._cell_render_cache.clear()
-                        ours = table._render_cell(*args)
-                        table._cell_render_cache.clear()
-                        theirs = DataTable._render_cell(table, *args)
-                        assert _characters(ours) == _characters(theirs), (texts[row_index], width)
-                        checked += 1
-        assert checked == len(keys) * 6 * 6 * 3
-
-
-async def test_rows_render_exactly_as_datatable_renders_them() -> None:
-    app = TableApp()
-    async with app.run_test(size=SIZE) as pilot:
-        table, _ = await _table_of_every_cell(app, pilot)
-        keys = list(table.rows)
-        locations = [Coordinate(0, 0), Coordinate(3, 2), Coordinate(len(keys) - 1, 6)]
-        checked = 0
-        for show_cursor, show_hover in ((True, False), (True, True), (False, True)):
-            table.show_cursor = show_cursor
-            table._show_hover_cursor = show_hover
-            for row_key in [*table.rows, table._header_row_key]:
-                for cursor in locations:
-                    for hover in locations:
-                        args = (row_key, 0, BASE, cursor, hover)
-                        table._row_render_cache.clear()
-                        table._cell_render_cache.clear()
-                        ours = table._render_line_in_row(*args)
-                        table._row_render_cache.clear()
-                        table._cell_render_cache.clear()
-                        theirs = DataTable._render_line_in_row(table, *args)
-                        assert ours[0] == theirs[0]
-                        assert _characters(ours[1]) == _characters(theirs[1]), row_key
-                        checked += 1
-        assert checked == 3 * (len(keys) + 1) * 9
-
-
-def _fresh_lines(table: JobTable) -> list[Strip]:
-    """The visible body lines as DataTable renders them with every cache empty."""
-    scroll_x, scroll_y = table.scroll_offset
-    style = table.rich_style
-    lines = []
-    for y in range(table.header_height, table.size.height):
-        for cache in (table._line_cache, table._row_render_cache, table._cell_render_cache):
-            cache.clear()
-        lines.append(
-            DataTable._render_line(
-                table, y + scroll_y, scroll_x, scroll_x + table.size.width, style
-            )
-        )
-    return lines
-
-
-async def test_cached_lines_match_a_fresh_render_as_rows_change_and_the_cursor_moves() -> None:
-    """Lines are cached by row and by whether their row has the cursor, not by where the
-    cursor is: a line kept from before a move or a change of other rows must still be what
-    DataTable paints now."""
-    app = TableApp()
-    async with app.run_test(size=SIZE) as pilot:
-        rows = Rows(200)
         table = await _filled(app, pilot, rows)
-        for key in rows.keys[:60]:
-            rows.progress[key] = 55
-        table.sync(rows.keys, rows.build, dirty=rows.keys[:60])
-        moves = ["down"] * 30 + ["up"] * 8 + ["pagedown", "down", "up", "pageup", "down"]
-        for step, key in enumerate(moves):
+        widths = table.widths
+        lines = painted(table)
+        assert all(len(line) == SIZE[0] for line in lines)  # blank fill to the right edge
+        header = lines[0]
+        start = 0
+        for key, label in zip(COLUMN_KEYS, ["Job", "Mailbox", "State", "Progress"], strict=False):
+            cell = header[start : start + widths[key] + 2]
+            assert cell == f" {label}".ljust(widths[key] + 2), key
+            start += widths[key] + 2
+        first = lines[1]
+        assert first.startswith(" job-00000  mailbox ")
+        assert " Running " in first
+        long_line = painted_row(table, "job-00001")
+        description_start = sum(widths[key] + 2 for key in COLUMN_KEYS[:-1])
+        description = long_line[description_start : description_start + widths["description"] + 2]
+        assert description.rstrip().endswith("…")
+        assert len(description) == widths["description"] + 2
+
+
+async def test_the_cursor_row_looks_different_and_follows_the_keys() -> None:
+    rows = Rows(100)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+        await pilot.pause()
+
+        def background(line: int) -> Any:
+            strip = strips(table)[line]
+            return next(iter(strip)).style.bgcolor  # type: ignore[union-attr]
+
+        assert background(1) != background(2)  # the cursor is on the first row
+        assert background(2) == background(3)
+        await pilot.press("j", "j")
+        await pilot.pause()
+        assert table.cursor_row == 2
+        assert background(3) != background(2) == background(1)
+        assert table.selected_key == "job-00002"
+        header_style = next(iter(strips(table)[0])).style
+        assert header_style is not None and header_style.bold
+
+
+async def test_a_cursor_move_renders_only_the_two_rows_it_touches(monkeypatch: Any) -> None:
+    rows = Rows(200)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+        await pilot.pause()
+        rendered: list[int] = []
+        original = JobTable._line
+
+        def spy(self: JobTable, cells: RowCells, index: int, *args: Any) -> Strip:
+            rendered.append(index)
+            return original(self, cells, index, *args)
+
+        monkeypatch.setattr(JobTable, "_line", spy)
+        await pilot.press("j")
+        await pilot.pause()
+        assert sorted(rendered) == [0, 1]
+
+
+async def test_paging_and_the_ends_keep_the_cursor_on_screen() -> None:
+    rows = Rows(500)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+        for key, row in (("pagedown", 23), ("pagedown", 46), ("pageup", 23), ("G", 499)):
             await pilot.press(key)
-            if step % 4 == 0:
-                # Some rows on screen change too: only their cached lines may go.
-                changed = rows.keys[step : step + 40 : 3]
-                for row in changed:
-                    rows.progress[row] = step
-                table.sync(rows.keys, rows.build, dirty=changed)
             await pilot.pause()
-            # Warm the caches the way painting does, then compare with a cold render.
-            style = table.rich_style
-            scroll_x, scroll_y = table.scroll_offset
-            cached = [
-                table._render_line(y + scroll_y, scroll_x, scroll_x + table.size.width, style)
-                for y in range(table.header_height, table.size.height)
-            ]
-            fresh = _fresh_lines(table)
-            assert [_characters([list(s)]) for s in cached] == [
-                _characters([list(s)]) for s in fresh
-            ], (step, key)
-        assert table.scroll_offset.y > 0
+            assert table.cursor_row == row, key
+            assert painted_row(table, rows.keys[row])
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.cursor_row == 0
+        assert painted(table)[1].startswith(" job-0000")
+
+
+async def test_a_click_puts_the_cursor_on_that_row_and_moves_are_announced() -> None:
+    rows = Rows(50)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        assert app.highlights == [("job-00000", 0)]
+        await pilot.click(JobTable, offset=(20, 4))
+        await pilot.pause()
+        assert table.cursor_row == 3
+        assert app.highlights[-1] == ("job-00003", 3)
+        # A sync that takes a row out above the cursor: same job, new index, announced.
+        table.sync(rows.keys[1:], rows.build)
+        await pilot.pause()
+        assert table.selected_key == "job-00003"
+        assert app.highlights[-1] == ("job-00003", 2)
+        # The job under the cursor goes: the cursor stays at its index, on another job.
+        table.sync([key for key in rows.keys[1:] if key != "job-00003"], rows.build)
+        await pilot.pause()
+        assert app.highlights[-1] == ("job-00004", 2)
+
+
+# ---- syncs in any order --------------------------------------------------------------------
+
+KEYS = [f"k{n:02d}" for n in range(40)]
+
+_step = st.one_of(
+    st.tuples(
+        st.just("sync"),
+        st.lists(st.sampled_from(KEYS), unique=True, max_size=len(KEYS)),
+        st.one_of(st.none(), st.sets(st.sampled_from(KEYS))),
+    ),
+    st.tuples(st.just("move"), st.integers(min_value=-3, max_value=45), st.none()),
+    st.tuples(st.just("select"), st.sampled_from(KEYS), st.none()),
+)
+
+
+async def test_random_syncs_show_exactly_the_order_given_with_the_cursor_on_its_job() -> None:
+    app = TableApp()
+    async with app.run_test(size=(110, 12)):
+        table = app.query_one(JobTable)
+        version: dict[str, int] = {}
+
+        def build(key: str) -> RowCells:
+            return tuple(Text(f"{key}-{version.get(key, 0)}") for _ in COLUMN_KEYS)
+
+        @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(st.lists(_step, max_size=25))
+        def check(steps: list[tuple[Any, Any, Any]]) -> None:
+            table.clear()
+            order: list[str] = []
+            for kind, value, dirty in steps:
+                if kind == "sync":
+                    before = table.selected_key
+                    for key in dirty or ():
+                        version[key] = version.get(key, 0) + 1
+                    # Sometimes the same list again, as the app hands it while the order holds.
+                    order = order if value == order else value
+                    table.sync(order, build, dirty)
+                    assert table.row_keys_in_order() == order
+                    assert table.row_count == len(order)
+                    if before is not None and before in order:
+                        assert table.selected_key == before
+                elif kind == "move":
+                    table.move_cursor(row=value)
+                elif table.select_key(value):
+                    assert table.selected_key == value
+                else:
+                    assert value not in order
+                keys = table.row_keys_in_order()
+                assert len(set(keys)) == len(keys)
+                if order:
+                    assert 0 <= table.cursor_row < len(order)
+                    assert table.selected_key == order[table.cursor_row]
+                else:
+                    assert table.selected_key is None
+                for key in order:
+                    assert table.get_cell(key, "state").plain == f"{key}-{version.get(key, 0)}"
+                painted(table)  # paints without error whatever the state
+
+        check()
