@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from wmtui import cli
 from wmtui.cli import main
+from wmtui.cli import run as cli_run
+from wmtui.cli.arguments import settings_overrides
+from wmtui.cli.output import plain
+from wmtui.cli.parser import build_parser
 from wmtui.core.cache import JobCache
 from wmtui.core.locations import jobs_cache_path, watchlist_path
 from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
@@ -90,11 +93,11 @@ def test_global_options_work_before_and_after_the_command(watchlist: WatchList) 
 
 
 def test_only_options_given_become_settings_overrides() -> None:
-    parser = cli.build_parser()
+    parser = build_parser()
     args, _ = parser.parse_known_args(["--no-bell", "list", "--read-only", "--interval", "9"])
-    assert cli.settings_overrides(args) == {"bell": False, "read_only": True, "interval": 9.0}
+    assert settings_overrides(args) == {"bell": False, "read_only": True, "interval": 9.0}
     args, _ = parser.parse_known_args(["list"])
-    assert cli.settings_overrides(args) == {}
+    assert settings_overrides(args) == {}
 
 
 @pytest.mark.parametrize(
@@ -429,7 +432,7 @@ def test_ctrl_c_exits_130_quietly(
     def interrupted(*_: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli._COMMANDS, "list", interrupted)
+    monkeypatch.setitem(cli_run.COMMANDS, "list", interrupted)
     assert main(["list"]) == 130
     assert "Traceback" not in capsys.readouterr().err
 
@@ -444,8 +447,8 @@ def test_a_settings_warning_is_shown_and_the_command_goes_on(
 
 
 def test_plain_escapes_terminal_controls() -> None:
-    assert cli.plain("a\x1b[31mb\u202ec\nd") == "a\\x1b[31mb\\u202ec\\nd"
-    assert cli.plain("résumé ✓") == "résumé ✓"
+    assert plain("a\x1b[31mb\u202ec\nd") == "a\\x1b[31mb\\u202ec\\nd"
+    assert plain("résumé ✓") == "résumé ✓"
 
 
 def test_emulator_options_belong_to_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,8 @@
 """`wmtui export-org` in-process against the emulator: rounds, limits, refusals, exit codes.
 
-The emulator's clock is manual and the export engine is pointed at it (cli.EXPORT_CLOCK), so a
-test runs `export-org --once` (one round, as cron does), moves time on, and runs it again:
+The emulator's clock is manual and the export engine is pointed at it
+(wmtui.cli.export.EXPORT_CLOCK), so a test runs `export-org --once` (one round, as cron does),
+moves time on, and runs it again:
 30 mailboxes with five-minute jobs finish in a few rounds and nothing depends on timing.
 What is asserted comes from the emulator's own records (jobs started per mailbox, the most
 ever running), from the files a user has (watch list, state file) and from what is printed.
@@ -19,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from wmtui import cli, factory
+from wmtui import factory
+from wmtui.cli import export as cli_export
 from wmtui.cli import main
-from wmtui.core.export_org import ExportSpec, export_state_path
+from wmtui.core.export import ExportSpec, export_state_path
 from wmtui.core.locations import watchlist_path
 from wmtui.core.models import JobKey
 from wmtui.core.service import ExportService
@@ -116,14 +118,14 @@ def make_world(users: int, *, failure_rate: float = 0.0) -> Iterator[World]:
 @pytest.fixture
 def world(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for built in make_world(29):
-        monkeypatch.setattr(cli, "EXPORT_CLOCK", built.state.clock.now)
+        monkeypatch.setattr(cli_export, "EXPORT_CLOCK", built.state.clock.now)
         yield built
 
 
 @pytest.fixture
 def small_world(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for built in make_world(3):
-        monkeypatch.setattr(cli, "EXPORT_CLOCK", built.state.clock.now)
+        monkeypatch.setattr(cli_export, "EXPORT_CLOCK", built.state.clock.now)
         yield built
 
 
@@ -200,9 +202,9 @@ def test_failures_are_retried_then_named_and_exit_254(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli, "SUMMARY_LIST_LIMIT", 4)
+    monkeypatch.setattr(cli_export, "SUMMARY_LIST_LIMIT", 4)
     for world in make_world(5, failure_rate=1.0):
-        monkeypatch.setattr(cli, "EXPORT_CLOCK", world.state.clock.now)
+        monkeypatch.setattr(cli_export, "EXPORT_CLOCK", world.state.clock.now)
         # A display name carrying a terminal escape: printed made visible, never raw.
         evil = world.state.add_mailbox(ORG, "mallory", display_name="Mal\x1b]0;pwned\x07lory")
         history = rounds(world, capsys)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_cli_e2e import ROOT, Shell
 
-from wmtui.core.export_org import ExportSpec, MailboxStatus, export_state_path, read_export_state
+from wmtui.core.export import ExportSpec, MailboxStatus, export_state_path, read_export_state
 from wmtui.core.models import JobKey
 from wmtui.core.watchlist import WatchList
 from wmtui.emulator.server import EmulatorServer

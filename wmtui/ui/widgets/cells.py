@@ -1,20 +1,55 @@
 """How a job looks in a table cell and in the detail pane: glyphs, bars, relative times.
 
 Pure functions of a job, a palette and "now" (the app's injected clock), so the same job always
-renders the same way in tests and snapshots. Untrusted strings go through `safe_text`.
+renders the same way in tests and snapshots. Untrusted strings go through `safe_text`. The words
+(state, progress, mailbox, times, durations) come from `wmtui.core.display`, which the CLI's
+tables use too; this module adds the glyphs, colours and bars.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from rich.style import Style
 from rich.text import Text
 
+from wmtui.core.display import (
+    duration_or_eta,
+    eta_seconds,
+    has_been_read,
+    mailbox_name,
+    progress_percent,
+    relative_time,
+    short_span,
+    state_word,
+    timestamp,
+)
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
+
+# The plain-text helpers are re-exported: the screens and widgets import them from here.
+__all__ = [
+    "BAR_WIDTH",
+    "DESCRIPTION_WIDTH",
+    "JOB_ID_WIDTH",
+    "MAILBOX_WIDTH",
+    "STATE_GLYPHS",
+    "Palette",
+    "cell_text",
+    "duration_or_eta",
+    "error_label",
+    "eta_seconds",
+    "job_id_text",
+    "mailbox_label",
+    "progress_cell",
+    "relative_time",
+    "same_look",
+    "search_text",
+    "short_span",
+    "state_cell",
+    "timestamp",
+]
 
 
 def same_look(old: Text, new: Text) -> bool:
@@ -82,76 +117,6 @@ class Palette:
         return self.muted
 
 
-def short_span(seconds: float) -> str:
-    """A duration a person reads at a glance: 45s, 12m, 3h05m, 2d4h."""
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours}h{minutes:02d}m"
-    days, hours = divmod(hours, 24)
-    return f"{days}d{hours}h"
-
-
-def relative_time(when: datetime | None, now: datetime) -> str:
-    """'3h ago', 'just now', 'in 5m' (a clock skewed ahead), or '—' when unknown."""
-    if when is None:
-        return "—"
-    delta = (now - when).total_seconds()
-    if -5 <= delta < 5:
-        return "just now"
-    if delta < 0:
-        return "in " + _coarse(-delta)
-    return _coarse(delta) + " ago"
-
-
-def _coarse(seconds: float) -> str:
-    """One unit only: the started column must not change every second."""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
-def timestamp(when: datetime | None) -> str:
-    if when is None:
-        return "—"
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def eta_seconds(job: ExportJob, now: datetime) -> float | None:
-    """Time left for a running job, from its progress rate so far; None if it cannot be told."""
-    progress = job.progress
-    if job.state is not JobState.RUNNING or job.start_time is None or not progress:
-        return None
-    elapsed = (now - job.start_time).total_seconds()
-    if elapsed <= 0:
-        return None
-    return elapsed * (100 - progress) / progress
-
-
-def duration_or_eta(job: ExportJob | None, now: datetime) -> str:
-    """'14m' for a finished job, 'ETA 12m' for a running one, '—' when neither is known."""
-    if job is None:
-        return "—"
-    if job.state.is_final and job.start_time and job.end_time:
-        return short_span((job.end_time - job.start_time).total_seconds())
-    remaining = eta_seconds(job, now)
-    if remaining is not None:
-        return "ETA " + short_span(remaining)
-    if job.state is JobState.RUNNING and job.start_time is not None:
-        return "ran " + short_span((now - job.start_time).total_seconds())
-    return "—"
-
-
 def progress_cell(progress: int | None, palette: Palette, state: JobState) -> Text:
     """A small bar in eighths and the percentage, e.g. '██▌   42%'."""
     if progress is None:
@@ -163,7 +128,7 @@ def progress_cell(progress: int | None, palette: Palette, state: JobState) -> Te
     style = palette.for_state(state)
     text = Text()
     text.append(bar, style=style + palette.track)
-    text.append(f" {progress:>3d}%")
+    text.append(" " + progress_percent(progress, width=3))
     return text
 
 
@@ -178,11 +143,10 @@ def state_cell(job: ExportJob | None, error: ServiceError | None, palette: Palet
     """Glyph and word, coloured: never colour alone. A read error takes the cell over."""
     if error is not None:
         return Text(error_label(error), style=palette.error + palette.bold)
-    if job is None or job.last_seen is None:
+    if job is None or not has_been_read(job):
         return Text("… waiting", style=palette.muted)
-    state = job.state
-    word = state.value if state is not JobState.UNKNOWN else sanitize(job.raw_state or "UNKNOWN")
-    return Text(f"{STATE_GLYPHS[state]} {word}", style=palette.for_state(state))
+    word = sanitize(state_word(job))
+    return Text(f"{STATE_GLYPHS[job.state]} {word}", style=palette.for_state(job.state))
 
 
 def job_id_text(key: JobKey) -> str:
@@ -191,12 +155,10 @@ def job_id_text(key: JobKey) -> str:
 
 def mailbox_label(job: ExportJob | None, mailbox: Mailbox | str | None) -> Text:
     """Who the mailbox is once known (display name, name, email), else its EntityId."""
-    name = mailbox.label if isinstance(mailbox, Mailbox) else mailbox
-    if name:
-        return cell_text(name, limit=MAILBOX_WIDTH)
-    if job is None or not job.entity_id:
+    name = mailbox_name(job, mailbox)
+    if name is None:
         return Text("—", style="dim")
-    return cell_text(job.entity_id, limit=MAILBOX_WIDTH)
+    return cell_text(name, limit=MAILBOX_WIDTH)
 
 
 def search_text(job: ExportJob | None, key: JobKey, mailbox: Mailbox | str | None) -> str:

@@ -1,0 +1,350 @@
+"""The watch list's commands: add, remove, list and status, and the job table they print.
+
+Also the pieces other commands share about watched jobs: who a mailbox is (names), and folding
+jobs just read into the job cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from wmtui.cli.arguments import keys_from_args
+from wmtui.cli.errors import EXIT_OK
+from wmtui.cli.output import (
+    PROG,
+    error_line,
+    error_object,
+    job_record,
+    json_dump,
+    note,
+    plain,
+    say,
+    table_lines,
+)
+from wmtui.core.display import (
+    compact_timestamp,
+    has_been_read,
+    iso_timestamp,
+    mailbox_name,
+    progress_percent,
+    state_word,
+)
+from wmtui.core.models import ExportJob, JobKey, Mailbox
+from wmtui.core.service import ServiceError
+from wmtui.factory import Backend
+
+NameOf = Callable[[JobKey, "ExportJob | None"], "Mailbox | None"]
+
+
+def name_lookup(backend: Backend) -> NameOf:
+    """Who a job's mailbox is, from the names cache only (never a call)."""
+    names = backend.names
+
+    def lookup(key: JobKey, job: ExportJob | None) -> Mailbox | None:
+        if job is None or not job.entity_id:
+            return None
+        return names.lookup(key.region, key.organization_id, job.entity_id)
+
+    return lookup
+
+
+def warn_names_problem(backend: Backend) -> None:
+    problem = backend.names.last_problem
+    if problem:
+        note(f"{PROG}: warning: {plain(problem)}")
+
+
+def learn_names(
+    backend: Backend,
+    entity_ids: Mapping[tuple[str, str], Iterable[str]],
+    *,
+    skip: Iterable[tuple[str, str]] = (),
+) -> None:
+    """List each organization's mailboxes when the names cache is stale, and Describe the
+    entities it does not know. Names are a nicety: a failure is a warning, never an exit code."""
+    names = backend.names
+    skipped = set(skip)
+    for (region, organization), wanted in entity_ids.items():
+        if (region, organization) in skipped:
+            continue
+        try:
+            names.refresh_org(backend.service, region, organization)
+            names.resolve_missing(backend.service, region, organization, sorted(set(wanted)))
+        except ServiceError as exc:
+            note(
+                f"{PROG}: warning: mailbox names of {organization} ({region}) could not be "
+                f"read, showing IDs: {plain(exc.message)}"
+            )
+            if exc.kind.affects_all:
+                break
+    warn_names_problem(backend)
+
+
+def remember_jobs(
+    backend: Backend, jobs: Iterable[ExportJob], watched: Collection[JobKey]
+) -> str | None:
+    """Fold jobs a command has just read into the job cache (the watched ones, each over
+    what the cache knew of it), so `list` and the app's first paint show them without a
+    call. Returns the problem if the cache could not be saved."""
+    read = [job for job in jobs if job.key in watched]
+    if not read:
+        return None
+    known = backend.cache.load()
+    merged = dict(known)
+    for job in read:
+        old = known.get(job.key)
+        merged[job.key] = old.merged_with(job) if old is not None else job
+    if backend.cache.save(merged):
+        return None
+    return backend.cache.last_problem
+
+
+def _state_text(job: ExportJob | None) -> str:
+    if job is None or not has_been_read(job):
+        return "never seen"
+    return plain(state_word(job))
+
+
+def _progress_text(job: ExportJob | None) -> str:
+    if job is None or job.progress is None:
+        return "-"
+    return progress_percent(job.progress)
+
+
+def _mailbox_cell(job: ExportJob | None, mailbox: Mailbox | None) -> str:
+    name = mailbox_name(job, mailbox)
+    return plain(name) if name is not None else "-"
+
+
+def print_jobs_table(
+    watched: Sequence[JobKey],
+    jobs: Mapping[JobKey, ExportJob],
+    *,
+    name_of: NameOf,
+    fresh: Iterable[JobKey] = (),
+    failed: Iterable[JobKey] = (),
+) -> None:
+    """One table per (region, organization): a cron mail a person can read."""
+    fresh_keys = set(fresh)
+    failed_keys = set(failed)
+    groups: dict[tuple[str, str], list[JobKey]] = {}
+    for key in watched:
+        groups.setdefault((key.region, key.organization_id), []).append(key)
+    first = True
+    for (region, organization), keys in groups.items():
+        if not first:
+            say()
+        first = False
+        say(f"{organization} ({region})")
+        rows = []
+        details: list[str] = []
+        for key in keys:
+            job = jobs.get(key)
+            seen = compact_timestamp(job.last_seen) if job and job.last_seen else "never"
+            if job and job.last_seen and key not in fresh_keys:
+                seen += " (cached)"
+            state = _state_text(job)
+            if key in failed_keys:
+                state += " !"
+            rows.append(
+                [
+                    plain(key.job_id),
+                    _mailbox_cell(job, name_of(key, job)),
+                    state,
+                    _progress_text(job),
+                    compact_timestamp(job.start_time) if job else "-",
+                    seen,
+                    (job.s3_uri if job else None) or "-",
+                ]
+            )
+            if job and job.error_info:
+                details.append(f"  {plain(key.job_id)}: {plain(job.error_info)}")
+        for line in table_lines(
+            ["  JOB", "MAILBOX", "STATE", "PROGRESS", "STARTED", "LAST SEEN", "S3 URI"],
+            ([f"  {row[0]}", *row[1:]] for row in rows),
+        ):
+            say(line)
+        if details:
+            say("  Why jobs failed (ErrorInfo):")
+            for line in details:
+                say("  " + line)
+
+
+def cmd_add(args: argparse.Namespace, backend: Backend) -> int:
+    keys = keys_from_args(backend, args.organization_id, args.job_ids)
+    added = backend.watchlist.add(keys)
+    new = set(added)
+    for key in keys:
+        say(f"{'added' if key in new else 'already watched'}: {plain(key)}")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, backend: Backend) -> int:
+    keys = keys_from_args(backend, args.organization_id, args.job_ids)
+    removed = set(backend.watchlist.remove(keys))
+    for key in keys:
+        say(f"{'removed' if key in removed else 'not watched'}: {plain(key)}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, backend: Backend) -> int:
+    watched = backend.watchlist.load()
+    known = backend.cache.load()
+    # Names from the cache only: `list` makes no call.
+    name_of = name_lookup(backend)
+    if args.json:
+        records = [job_record(key, known.get(key), name_of(key, known.get(key))) for key in watched]
+        warn_names_problem(backend)
+        say(json_dump({"jobs": records}))
+        return EXIT_OK
+    if not watched:
+        note("No jobs are watched. Add one with: wmtui add ORG_ID JOB_ID")
+        return EXIT_OK
+    print_jobs_table(watched, known, name_of=name_of)
+    warn_names_problem(backend)
+    say()
+    say(f"{len(watched)} watched; last-known states from the cache. `wmtui status` reads them now.")
+    return EXIT_OK
+
+
+@dataclass
+class StatusReport:
+    watched: list[JobKey]
+    jobs: dict[JobKey, ExportJob]
+    fresh: set[JobKey]
+    job_errors: dict[JobKey, ServiceError]
+    other_errors: list[dict[str, Any]]
+    shown_errors: list[str]
+    calls: dict[str, int]
+    finished_at: datetime
+    exit_code: int
+    # Where reading failed: no point asking those for names as well.
+    all_failed: bool = False
+    failed_orgs: frozenset[tuple[str, str]] = frozenset()
+
+
+def refresh_once(backend: Backend) -> StatusReport:
+    # The planner's normal plan: RUNNING and never-seen jobs are read; final ones never
+    # change, so they come from the cache with the time they were last seen.
+    from wmtui.core.refresh import RefreshPlanner
+
+    watched = backend.watchlist.load()
+    known = backend.cache.load()
+    if not watched:
+        return StatusReport(watched, dict(known), set(), {}, [], [], {}, datetime.now(UTC), 0)
+    if backend.cache.last_problem:
+        note(f"{PROG}: warning: {plain(backend.cache.last_problem)}")
+    result = RefreshPlanner().refresh(backend.service, watched, known)
+    merged = result.applied_to(known)
+    if not backend.cache.save(merged) and backend.cache.last_problem:
+        note(f"{PROG}: warning: {plain(backend.cache.last_problem)}")
+    # result.jobs holds only what this refresh read; the rest is the cache's.
+    fresh = set(result.jobs)
+    # A job whose final state is known is not hurt by an error that stopped the reading.
+    unsettled = [
+        key
+        for key in watched
+        if key not in fresh and not (key in merged and merged[key].state.is_final)
+    ]
+    job_errors: dict[JobKey, ServiceError] = {}
+    other_errors: list[dict[str, Any]] = []
+    shown: list[str] = []
+    codes: list[int] = []
+    if result.global_error is not None:
+        error = result.global_error
+        codes.append(error.exit_code)
+        other_errors.append({"scope": "all", **error_object(error)})
+        shown.append(error_line(error.message, error.fix))
+        job_errors.update(dict.fromkeys(unsettled, error))
+    for (region, organization), error in sorted(result.org_errors.items()):
+        codes.append(error.exit_code)
+        other_errors.append(
+            {
+                "scope": "organization",
+                "region": region,
+                "organization_id": organization,
+                **error_object(error),
+            }
+        )
+        shown.append(error_line(f"{organization} ({region}): {error.message}", error.fix))
+        for key in unsettled:
+            if (key.region, key.organization_id) == (region, organization):
+                job_errors[key] = error
+    for key, error in sorted(result.job_errors.items()):
+        codes.append(error.exit_code)
+        other_errors.append({"scope": "job", **key.to_dict(), **error_object(error)})
+        shown.append(error_line(f"job {key}: {error.message}", error.fix))
+        job_errors[key] = error
+    return StatusReport(
+        watched=watched,
+        jobs=merged,
+        fresh=fresh,
+        job_errors=job_errors,
+        other_errors=other_errors,
+        shown_errors=shown,
+        calls=dict(result.calls),
+        finished_at=result.finished_at,
+        exit_code=max(codes, default=EXIT_OK),
+        all_failed=result.global_error is not None,
+        failed_orgs=frozenset(result.org_errors),
+    )
+
+
+def cmd_status(args: argparse.Namespace, backend: Backend) -> int:
+    report = refresh_once(backend)
+    if report.watched and not report.all_failed:
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for key in report.watched:
+            job = report.jobs.get(key)
+            if job is not None and job.entity_id:
+                wanted.setdefault((key.region, key.organization_id), []).append(job.entity_id)
+        learn_names(backend, wanted, skip=report.failed_orgs)
+    name_of = name_lookup(backend)
+    if args.json:
+        jobs = []
+        for key in report.watched:
+            record = job_record(key, report.jobs.get(key), name_of(key, report.jobs.get(key)))
+            record["fresh"] = key in report.fresh
+            error = report.job_errors.get(key)
+            record["error"] = error_object(error) if error else None
+            jobs.append(record)
+        say(
+            json_dump(
+                {
+                    "jobs": jobs,
+                    "errors": report.other_errors,
+                    "refreshed_at": iso_timestamp(report.finished_at),
+                    "calls": report.calls,
+                }
+            )
+        )
+    elif not report.watched:
+        note("No jobs are watched. Add one with: wmtui add ORG_ID JOB_ID")
+    else:
+        print_jobs_table(
+            report.watched,
+            report.jobs,
+            name_of=name_of,
+            fresh=report.fresh,
+            failed=report.job_errors,
+        )
+        say()
+        cached = sum(
+            1
+            for key in report.watched
+            if key not in report.fresh and key in report.jobs and key not in report.job_errors
+        )
+        calls = sum(report.calls.values())
+        summary = f"{len(report.fresh)} read now ({calls} call{'s' if calls != 1 else ''})"
+        if cached:
+            summary += f", {cached} final from the cache (final states never change)"
+        if report.job_errors:
+            summary += f", {len(report.job_errors)} could not be read (!)"
+        say(summary + ".")
+    for line in report.shown_errors:
+        note(line)
+    return report.exit_code

@@ -1,0 +1,163 @@
+"""Commands that act on one job: start an export, cancel one, presign a completed one's URL."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import uuid
+from datetime import UTC, datetime
+
+from wmtui.cli.arguments import refuse_if_read_only, resolve_region
+from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_CONFIGURATION, EXIT_OK, CliError
+from wmtui.cli.output import mailbox_text, note, plain, say
+from wmtui.core.display import compact_timestamp, precise_span
+from wmtui.core.models import (
+    JobKey,
+    JobState,
+    StartRequest,
+    ValidationError,
+    validate_entity_id,
+    validate_job_id,
+    validate_organization_id,
+)
+from wmtui.core.service import ErrorKind, ServiceError
+from wmtui.core.settings import MAX_PRESIGN_EXPIRY
+from wmtui.core.watchlist import WatchListError
+from wmtui.factory import Backend
+
+
+def _start_request(args: argparse.Namespace) -> StartRequest:
+    """The StartMailboxExportJob input. The service checks every field against the model
+    before sending; a token is made here so a failed attempt can be retried without a twin."""
+    return StartRequest(
+        entity_id=validate_entity_id(args.mailbox),
+        s3_bucket_name=args.bucket,
+        s3_prefix=args.prefix,
+        role_arn=args.role_arn,
+        kms_key_arn=args.kms_key_arn,
+        description=args.description,
+        client_token=args.client_token if args.client_token is not None else str(uuid.uuid4()),
+    )
+
+
+def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
+    refuse_if_read_only(backend.settings, "start exports")
+    organization = validate_organization_id(args.organization_id)
+    request = _start_request(args)
+    region = resolve_region(backend)
+    # A broken watch list stops us before a job starts that we could not then watch.
+    backend.watchlist.load()
+    try:
+        key = backend.service.start_job(region, organization, request)
+    except ServiceError as exc:
+        if exc.kind.is_transient or exc.kind is ErrorKind.OTHER:
+            # The request may have reached the service: the same token cannot start a twin.
+            exc.fix = (exc.fix + "; " if exc.fix else "") + (
+                f"to retry safely, pass --client-token {request.client_token}"
+            )
+        raise
+    say(key.job_id)
+    try:
+        backend.watchlist.add([key])
+    except WatchListError as exc:
+        raise CliError(
+            f"job {key.job_id} started, but it could not be added to the watch list: {exc}",
+            f"run `wmtui add {organization} {key.job_id} --region {region}` once that is fixed",
+            EXIT_CONFIGURATION,
+        ) from exc
+    note(
+        f"Started export {plain(key.job_id)} of {_who(backend, region, organization, request)} "
+        f"in {organization} ({region}); it is on the watch list."
+    )
+    return EXIT_OK
+
+
+def _who(backend: Backend, region: str, organization: str, request: StartRequest) -> str:
+    """The mailbox as a person knows it: "Alice Smith <alice@example.com> (entity id)".
+
+    The names cache first, else one DescribeUser/DescribeResource (which take an ID, a user
+    name or an email, as the start did); a failure leaves just what was typed."""
+    names = backend.names
+    mailbox = names.lookup(region, organization, request.entity_id)
+    if mailbox is None:
+        # The job started; its name is a nicety.
+        with contextlib.suppress(ServiceError):
+            names.resolve_missing(backend.service, region, organization, [request.entity_id])
+        mailbox = names.lookup(region, organization, request.entity_id)
+    return mailbox_text(mailbox, request.entity_id)
+
+
+def _confirm(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cmd_cancel(args: argparse.Namespace, backend: Backend) -> int:
+    refuse_if_read_only(backend.settings, "cancel exports")
+    region = resolve_region(backend)
+    key = JobKey(
+        region, validate_organization_id(args.organization_id), validate_job_id(args.job_id)
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(
+                "refused: cancelling needs a confirmation and standard input is not a terminal",
+                "pass --yes to cancel without asking",
+                EXIT_BAD_PARAMETERS,
+            )
+        if not _confirm(
+            f"Cancel export job {key.job_id} in {key.organization_id} ({region})? [y/N] "
+        ):
+            note("Not cancelled.")
+            return EXIT_OK
+    backend.service.cancel_job(key)
+    say(f"cancelled: {plain(key)}")
+    return EXIT_OK
+
+
+def cmd_presign(args: argparse.Namespace, backend: Backend) -> int:
+    region = resolve_region(backend)
+    key = JobKey(
+        region, validate_organization_id(args.organization_id), validate_job_id(args.job_id)
+    )
+    expires = args.expires if args.expires is not None else backend.settings.presign_expiry
+    if not 1 <= expires <= MAX_PRESIGN_EXPIRY:
+        raise ValidationError(
+            "expiry", expires, f"must be 1 to {MAX_PRESIGN_EXPIRY} seconds (seven days)"
+        )
+    cached = backend.cache.load().get(key)
+    # A final state never changes: a completed job the cache knows needs no call at all.
+    if (
+        cached is not None
+        and cached.state.is_final
+        and (cached.state is not JobState.COMPLETED or cached.s3_uri)
+    ):
+        job = cached
+    else:
+        job = backend.service.describe_job(key)
+    if job.state is not JobState.COMPLETED:
+        state = plain(job.raw_state or job.state.value)
+        if job.state is JobState.RUNNING:
+            problem, fix = (
+                "is still RUNNING: its export is not in S3 yet",
+                "try again once it is COMPLETED",
+            )
+        else:
+            problem, fix = (
+                f"is {state}: it has no export to download",
+                "start a new export of the mailbox",
+            )
+        raise CliError(f"job {key.job_id} {problem}", fix, EXIT_BAD_PARAMETERS)
+    url = backend.service.presign_url(job, expires)
+    say(url)
+    until = datetime.now(UTC).timestamp() + expires
+    note(
+        f"{job.s3_uri}: valid for {precise_span(expires)} (until "
+        f"{compact_timestamp(datetime.fromtimestamp(until, UTC))}) for anyone who has the URL. "
+        "Signed with temporary credentials (SSO, a role), it stops working when they expire."
+    )
+    return EXIT_OK

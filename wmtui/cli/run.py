@@ -1,0 +1,181 @@
+"""The door: parses arguments, builds settings and the backend, runs the TUI or a subcommand.
+
+Subcommands never import textual: `wmtui status` from cron stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from wmtui.cli.arguments import check_endpoint_url, settings_overrides
+from wmtui.cli.errors import (
+    EXIT_BAD_PARAMETERS,
+    EXIT_CONFIGURATION,
+    EXIT_HANGUP,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OTHER,
+    EXIT_TERMINATED,
+    CliError,
+)
+from wmtui.cli.export import cmd_export_org
+from wmtui.cli.jobs import cmd_add, cmd_list, cmd_remove, cmd_status
+from wmtui.cli.operations import cmd_cancel, cmd_presign, cmd_start
+from wmtui.cli.output import PROG, error_line, note, plain
+from wmtui.cli.parser import CommandLineParser, build_parser
+from wmtui.cli.report import cmd_report
+from wmtui.cli.signals import set_signal_handlers
+from wmtui.core.models import ValidationError, validate_region
+from wmtui.core.service import ServiceError
+from wmtui.core.settings import load_settings
+from wmtui.core.watchlist import WatchListError
+from wmtui.factory import Backend, build_app, open_backend
+
+if TYPE_CHECKING:
+    from wmtui.ui.app import WmtuiApp
+
+
+def _run_tui(backend: Backend) -> int:
+    app = build_app(backend)
+    restore = _end_app_on_signals(app)
+    try:
+        app.run()
+    finally:
+        restore()
+    code = app.return_code
+    if code == EXIT_HANGUP:
+        _leave_closed_terminal()
+    return code if code is not None else EXIT_OK
+
+
+def _leave_closed_terminal() -> None:
+    """After a hang-up, point stdout and stderr at /dev/null: the terminal is gone, and the
+    interpreter's last flush to it would fail and make the exit status 120."""
+    with contextlib.suppress(OSError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+
+
+def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
+    """SIGTERM and SIGHUP (the SSH session closed) end the app as q does; returns what puts
+    the previous handlers back.
+
+    Python's default ends the process on the spot: the terminal is left in the app's modes
+    (a garbled shell after a `kill`), the last job states are not saved and a demo's folder
+    stays behind. Here the app exits through its own shutdown, with 143 or 129.
+    """
+    import asyncio
+    import signal
+
+    codes = {signal.SIGTERM: EXIT_TERMINATED, signal.SIGHUP: EXIT_HANGUP}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        code = codes.get(signal.Signals(signum), EXIT_TERMINATED)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # Before the app's loop runs, or after it: end now, through finally and atexit.
+            raise SystemExit(code) from None
+        # A signal handler may run in the middle of the loop's own work: the exit is queued,
+        # not run here.
+        loop.call_soon_threadsafe(app.exit, None, code)
+
+    return set_signal_handlers(dict.fromkeys(codes, on_signal))
+
+
+def _run_emulator(extra: list[str]) -> int:
+    from wmtui.emulator.demo import add_emulator_arguments, run_emulator_command
+
+    parser = CommandLineParser(
+        prog=f"{PROG} emulator",
+        description="A local WorkMail that speaks the real protocol, on 127.0.0.1.",
+    )
+    add_emulator_arguments(parser)
+    return run_emulator_command(parser.parse_args(extra))
+
+
+COMMANDS: Mapping[str, Callable[[argparse.Namespace, Backend], int]] = {
+    "add": cmd_add,
+    "remove": cmd_remove,
+    "list": cmd_list,
+    "status": cmd_status,
+    "start": cmd_start,
+    "cancel": cmd_cancel,
+    "export-org": cmd_export_org,
+    "report": cmd_report,
+    "presign": cmd_presign,
+}
+
+
+def _run(argv: list[str]) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    command: str | None = getattr(args, "command", None)
+    if command == "emulator":
+        return _run_emulator(extra)
+    if extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
+
+    # What was typed is checked as typed: settings would drop a bad value with a warning and
+    # fall back to the environment's, and a mistyped endpoint must never mean real AWS.
+    if "endpoint_url" in vars(args):
+        check_endpoint_url(args.endpoint_url)
+    settings = load_settings(settings_overrides(args))
+    if "region" in vars(args) and not settings.demo:
+        validate_region(args.region, endpoint_url=settings.endpoint_url)
+    for warning in settings.warnings:
+        note(f"{PROG}: warning: {plain(warning)}")
+
+    with open_backend(settings) as backend:
+        if command is None:
+            return _run_tui(backend)
+        return COMMANDS[command](args, backend)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run wmtui; returns the exit code (see the module docstring)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        code = _run(arguments)
+        # Flushed here so a reader that left (`wmtui list | head`) is handled below.
+        sys.stdout.flush()
+        return code
+    except SystemExit as exc:  # argparse: --help, --version, a bad command line
+        return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else 1)
+    except KeyboardInterrupt:
+        note("")
+        return EXIT_INTERRUPTED
+    except ValidationError as exc:
+        note(error_line(str(exc)))
+        return EXIT_BAD_PARAMETERS
+    except ServiceError as exc:
+        note(error_line(exc.message, exc.fix))
+        return exc.exit_code
+    except WatchListError as exc:
+        note(error_line(str(exc)))
+        return EXIT_CONFIGURATION
+    except CliError as exc:
+        note(error_line(exc.message, exc.fix))
+        return exc.exit_code
+    except BrokenPipeError:
+        # `wmtui list | head`: the reader left; say nothing more.
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:
+        note(error_line(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")))
+        return EXIT_OTHER
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
