@@ -196,3 +196,50 @@ def test_demo_status_needs_no_aws_setup_and_leaves_no_trace(shell: Shell) -> Non
     # The user's own folders were never created, let alone written.
     assert not shell.config_dir.exists()
     assert not (shell.home / "cache").exists()
+
+
+@pytest.mark.parametrize("options", [(), ("--demo",)], ids=["plain", "demo"])
+def test_without_a_terminal_the_app_says_so_and_exits_252(
+    shell: Shell, options: tuple[str, ...]
+) -> None:
+    # Shell's stdin is /dev/null and its stdout a pipe: a cron line or `ssh -T host wmtui`.
+    temp = shell.home / "tmp"
+    temp.mkdir()
+    run = shell(*options, env={"TMPDIR": str(temp)})
+    assert run.returncode == 252
+    assert run.stdout == ""
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1
+    assert "needs a terminal" in lines[0]
+    assert "`wmtui status`" in lines[0] and "`wmtui list --json`" in lines[0]
+    assert "\x1b" not in run.stderr
+    # Nothing was started: no demo folder, no watch list.
+    assert list(temp.iterdir()) == []
+    assert not shell.config_dir.exists()
+
+
+def test_a_terminal_on_stdin_alone_is_not_enough(shell: Shell) -> None:
+    """`wmtui > out.log` at a prompt: the output is a file, so the app does not start."""
+    terminal, other_end = os.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "wmtui"],
+            env=shell.env,
+            cwd=shell.home,
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(terminal)
+        os.close(other_end)
+    assert done.returncode == 252
+    assert done.stdout == ""
+    assert "needs a terminal" in done.stderr
+
+
+def test_commands_for_scripts_work_without_a_terminal(shell: Shell) -> None:
+    run = shell("list", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"jobs": []}

@@ -90,6 +90,17 @@ def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
     return set_signal_handlers(dict.fromkeys(codes, on_signal))
 
 
+def _has_terminal() -> bool:
+    """Whether standard input and output are both terminals, as the full-screen app needs."""
+    for stream in (sys.stdin, sys.stdout):
+        try:
+            if stream is None or not stream.isatty():
+                return False
+        except (OSError, ValueError):  # a closed stream
+            return False
+    return True
+
+
 def _run_emulator(extra: list[str]) -> int:
     from wmtui.emulator.demo import add_emulator_arguments, run_emulator_command
 
@@ -122,6 +133,14 @@ def _run(argv: list[str]) -> int:
         return _run_emulator(extra)
     if extra:
         parser.error("unrecognized arguments: " + " ".join(extra))
+    if command is None and not _has_terminal():
+        # A cron line, `ssh -T` or a pipe: the full-screen app would write escape sequences
+        # into a file and never end. Said before anything starts (the demo's emulator too).
+        raise CliError(
+            "the terminal UI needs a terminal on standard input and output",
+            "for scripts and cron: `wmtui status`, or `wmtui list --json`",
+            EXIT_BAD_PARAMETERS,
+        )
 
     # What was typed is checked as typed: settings would drop a bad value with a warning and
     # fall back to the environment's, and a mistyped endpoint must never mean real AWS.
@@ -140,7 +159,7 @@ def _run(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run wmtui; returns the exit code (see the module docstring)."""
+    """Run wmtui; returns the exit code (see wmtui.cli.errors)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     try:
         code = _run(arguments)
