@@ -78,7 +78,6 @@ def _write_result(path: str) -> None:
 
 def _watch_first_paint(rows: int, mode: str) -> None:
     from textual.app import App
-    from textual.widgets import DataTable
 
     original = App._display
 
@@ -86,12 +85,14 @@ def _watch_first_paint(rows: int, mode: str) -> None:
         original(self, screen, renderable)
         if "first_paint" in RESULT or renderable is None or self._batch_count:
             return
-        tables = list(self.screen.query(DataTable))
+        # The bare app's DataTable or wmtui's JobTable (by CSS type name: nothing of wmtui's
+        # is imported here).
+        tables = list(self.screen.query("DataTable, JobTable"))
         if not tables:
             return
         table = tables[0]
-        # All rows in, and measured (DataTable measures new rows when idle).
-        if table.row_count < rows or table._require_update_dimensions:
+        # All rows in, and measured (a DataTable measures new rows when idle).
+        if table.row_count < rows or getattr(table, "_require_update_dimensions", False):
             return
         RESULT["first_paint"] = time.monotonic()
         RESULT["rows"] = table.row_count

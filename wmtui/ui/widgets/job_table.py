@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, ClassVar
 
-from rich.console import ConsoleOptions
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -30,72 +28,85 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from wmtui.ui.widgets.cells import same_look
-
-# (key, label, width): None where the width follows the table's (see `column_widths`).
-COLUMNS: tuple[tuple[str, str, int | None], ...] = (
-    ("job", "Job", None),
-    ("mailbox", "Mailbox", None),
-    ("state", "State", 11),
-    ("progress", "Progress", 9),
-    ("started", "Started", 8),
-    ("time", "Time", 9),
-    ("description", "Description", None),
+from wmtui.ui.widgets.row_lines import RowPainter
+from wmtui.ui.widgets.table_columns import (
+    COLUMN_INDEX,
+    COLUMN_KEYS,
+    COLUMNS,
+    FULL_JOB_WIDTH,
+    HEADER,
+    MAILBOX_RANGE,
+    MIN_DESCRIPTION,
+    SHORT_JOB_WIDTH,
+    JobIdCell,
+    RowCells,
+    column_widths,
 )
-COLUMN_KEYS: tuple[str, ...] = tuple(key for key, _, _ in COLUMNS)
-COLUMN_INDEX: dict[str, int] = {key: index for index, key in enumerate(COLUMN_KEYS)}
-# A job ID is a UUID: its first group and "…" tell jobs apart at a glance; the pane has it all.
-SHORT_JOB_WIDTH = 9
-FULL_JOB_WIDTH = 36
-MAILBOX_RANGE = (10, 28)
-MIN_DESCRIPTION = 10
-_CELL_PADDING = 1
 
+__all__ = [
+    "COLUMNS",
+    "COLUMN_INDEX",
+    "COLUMN_KEYS",
+    "FULL_JOB_WIDTH",
+    "MAILBOX_RANGE",
+    "MIN_DESCRIPTION",
+    "SHORT_JOB_WIDTH",
+    "JobIdCell",
+    "JobTable",
+    "RowCells",
+    "column_widths",
+]
 
-def column_widths(width: int) -> dict[str, int]:
-    """Column widths for a table `width` cells wide, so that no column is pushed out of view.
-
-    State, progress and the two times keep their widths; the job ID shows in full only when
-    there is room to spare; the mailbox gets about two fifths of the rest and the description
-    what is left (at least MIN_DESCRIPTION, taken from the mailbox when it comes to that).
-    """
-    fixed = {key: size for key, _, size in COLUMNS if size is not None}
-    room = width - 2 * _CELL_PADDING * len(COLUMNS) - sum(fixed.values())
-    low, high = MAILBOX_RANGE
-    mailbox = max(low, min(high, room * 2 // 5))
-    job = FULL_JOB_WIDTH if room - FULL_JOB_WIDTH - high >= 40 else SHORT_JOB_WIDTH
-    description = room - job - mailbox
-    if description < MIN_DESCRIPTION:
-        borrowed = max(0, min(MIN_DESCRIPTION - description, mailbox - low))
-        mailbox -= borrowed
-        description += borrowed
-    return {"job": job, "mailbox": mailbox, **fixed, "description": max(1, description)}
-
-
-RowCells = tuple[Text, ...]
-
-# Rendered cell texts by content and width: progress bars, states and times repeat a lot.
-_TEXT_CACHE_SIZE = 4096
 # Rendered lines: the rows a terminal shows, a few times over (scrolling back finds them).
 _LINE_CACHE_SIZE = 400
-# The header's labels: a column's label is the text a user reads, never markup.
-_HEADER: RowCells = tuple(Text(label) for _, label, _ in COLUMNS)
 
 
-class JobIdCell(Text):
-    """The job column's cell; `row_key` is kept for callers that still pass it."""
+# DataTable's look (textual/widgets/_data_table.py), under this table's own names.
+_LOOK = """
+JobTable {
+    background: $surface;
+    color: $foreground;
+    height: auto;
+    max-height: 100%;
 
-    def __init__(self, text: str, row_key: str, style: str | Any = "") -> None:
-        super().__init__(text, style=style, no_wrap=True, end="", overflow="ellipsis")
-        self.row_key = row_key
+    &:focus {
+        background-tint: $foreground 5%;
+        & > .job-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .job-table--header {
+            background-tint: $foreground 5%;
+        }
+    }
+    & > .job-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $foreground;
+    }
+    &:ansi > .job-table--header {
+        background: ansi_bright_blue;
+        color: ansi_default;
+    }
+    & > .job-table--cursor {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    & > .job-table--header-hover {
+        background: $accent 30%;
+    }
+    & > .job-table--hover {
+        background: $block-hover-background;
+    }
+}
+"""
 
 
 def _empty(cache: LRUCache[Any, Any]) -> None:
-    """LRUCache.clear(), without leaving garbage for the cycle collector.
-
-    LRUCache keeps its entries in a ring of links; clear() drops the ring whole, so it and
-    all it holds wait for a full collection, which then takes the UI thread for tens of
-    milliseconds. Taken out one by one, each entry is freed at once.
-    """
+    """LRUCache.clear() entry by entry: clear() drops its ring of links whole, garbage that
+    waits for a full collection (tens of milliseconds on the UI thread) to be freed."""
     for key in list(cache.keys()):
         cache.discard(key)
 
@@ -130,47 +141,7 @@ class JobTable(ScrollView, can_focus=True):
         "job-table--hover",
     }
 
-    # DataTable's look (textual/widgets/_data_table.py), under this table's own names.
-    DEFAULT_CSS = """
-    JobTable {
-        background: $surface;
-        color: $foreground;
-        height: auto;
-        max-height: 100%;
-
-        &:focus {
-            background-tint: $foreground 5%;
-            & > .job-table--cursor {
-                background: $block-cursor-background;
-                color: $block-cursor-foreground;
-                text-style: $block-cursor-text-style;
-            }
-            & > .job-table--header {
-                background-tint: $foreground 5%;
-            }
-        }
-        & > .job-table--header {
-            text-style: bold;
-            background: $panel;
-            color: $foreground;
-        }
-        &:ansi > .job-table--header {
-            background: ansi_bright_blue;
-            color: ansi_default;
-        }
-        & > .job-table--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-            text-style: $block-cursor-blurred-text-style;
-        }
-        & > .job-table--header-hover {
-            background: $accent 30%;
-        }
-        & > .job-table--hover {
-            background: $block-hover-background;
-        }
-    }
-    """
+    DEFAULT_CSS = _LOOK
 
     class RowHighlighted(Message):
         """The row under the cursor changed: another index, or another job at it."""
@@ -206,9 +177,7 @@ class JobTable(ScrollView, can_focus=True):
         self._hover: int | None = None
         # The last (index, key) announced with RowHighlighted.
         self._highlighted: tuple[int, str | None] | None = None
-        self._text_cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(_TEXT_CACHE_SIZE)
         self._line_cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(_LINE_CACHE_SIZE)
-        self._text_options: dict[int, ConsoleOptions] = {}
         self._when_painted: list[Callable[[], object]] = []
         # The widget's style for this paint, and what the cached lines were drawn with.
         self._paint_style: Style | None = None
@@ -216,7 +185,7 @@ class JobTable(ScrollView, can_focus=True):
         self._scroll_pending = False
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
         self._widths = column_widths(87)
-        self._column_widths = tuple(self._widths[key] for key in COLUMN_KEYS)
+        self._painter = RowPainter([self._widths[key] for key in COLUMN_KEYS])
 
     # ---- the public view of the rows --------------------------------------------------------
 
@@ -255,9 +224,7 @@ class JobTable(ScrollView, can_focus=True):
         if key not in self._shown:
             raise KeyError(key)
         self._build_row(key)
-        cells = self._shown[key]
-        assert cells is not None  # built just now
-        return cells
+        return self._shown[key] or ()
 
     # ---- sync ------------------------------------------------------------------------------
 
@@ -317,11 +284,8 @@ class JobTable(ScrollView, can_focus=True):
         self._announce()
 
     def invalidate(self, keys: Iterable[str] | None = None) -> None:
-        """Build these rows (None: all) again when they are next painted or read.
-
-        Rows whose cells come out the same are left as they were, so this is cheap to call
-        for rows that depend on the clock alone.
-        """
+        """Build these rows (None: all) again when they are next painted or read; rows that
+        come out the same are left as they were (cheap for rows that follow the clock)."""
         shown = self._shown
         if keys is None:
             self._stale.update(shown)
@@ -347,7 +311,6 @@ class JobTable(ScrollView, can_focus=True):
             self._refresh_row(index)
 
     def _refresh_row(self, index: int) -> None:
-        """Repaint row `index` if it is on screen."""
         top, bottom = self._visible_rows()
         if top <= index < bottom:
             self.refresh(Region(0, index - top + 1, self.size.width, 1))
@@ -538,14 +501,13 @@ class JobTable(ScrollView, can_focus=True):
         if widths == self._widths:
             return
         self._widths = widths
-        self._column_widths = tuple(widths[key] for key in COLUMN_KEYS)
+        self._painter.widths = tuple(widths[key] for key in COLUMN_KEYS)
         _empty(self._line_cache)
         self._update_virtual_size()
         self.refresh()
 
     def _update_virtual_size(self) -> None:
-        width = sum(self._column_widths) + 2 * _CELL_PADDING * len(COLUMNS)
-        self.virtual_size = Size(width, len(self._order) + 1)
+        self.virtual_size = Size(self._painter.table_width, len(self._order) + 1)
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -602,7 +564,7 @@ class JobTable(ScrollView, can_focus=True):
             if hover:
                 component += self.get_component_rich_style("job-table--hover")
                 component += self.get_component_rich_style("job-table--header-hover")
-            strip = self._line(_HEADER, -1, header, component, base_style)
+            strip = self._line(HEADER, -1, (header, component, base_style))
             self._line_cache[key] = strip
         return strip
 
@@ -622,43 +584,12 @@ class JobTable(ScrollView, can_focus=True):
                 component += self.get_component_rich_style("job-table--hover")
             if cursor:
                 component += self.get_component_rich_style("job-table--cursor")
-            strip = self._line(cells or (), index, base_style, component, base_style)
+            strip = self._line(cells or (), index, (base_style, component, base_style))
             self._line_cache[cache_key] = strip
         return strip
 
-    def _line(
-        self, cells: RowCells, index: int, row_style: Style, component: Style, base_style: Style
-    ) -> Strip:
-        """One row's line as DataTable paints it: each cell padded and styled, then blank
-        fill in the row's style to the table's right edge."""
-        # The cursor's colour wins over a cell's own (DataTable's "css" foreground priority).
-        post_style = Style.from_color(color=component.color)
-        pad = Segment(" " * _CELL_PADDING)
-        segments: list[Segment] = []
-        for column, (cell, width) in enumerate(zip(cells, self._column_widths, strict=False)):
-            pre_style = row_style + Style.from_meta({"row": index, "column": column}) + component
-            line = [pad, *self._text_line(cell, width), pad]
-            segments.extend(Segment.apply_style(line, style=pre_style, post_style=post_style))
-        table_width = sum(self._column_widths) + 2 * _CELL_PADDING * len(COLUMNS)
-        remaining = max(0, self.size.width - table_width)
-        fill = row_style + component
-        fill += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * remaining, fill))
-        width = max(table_width, self.size.width)
-        return Strip(segments).adjust_cell_length(width, base_style).simplify()
-
-    def _text_line(self, cell: Text, width: int) -> list[Segment]:
-        """A one-line Text rendered `width` cells wide, as Rich renders it inside Padding."""
-        key = (cell.plain, cell.style, tuple(cell.spans), cell.overflow, cell.justify, width)
-        segments = self._text_cache.get(key)
-        if segments is None:
-            options = self._text_options.get(width)
-            if options is None:
-                options = self.app.console_options.update(width=width, height=1, no_wrap=True)
-                self._text_options[width] = options
-            rendered = self.app.console.render(cell, options)
-            lines = Segment.split_and_crop_lines(rendered, width, include_new_lines=False)
-            # A row is one line high: a cell's first line is all it shows.
-            segments = next(iter(lines), [Segment(" " * width)])
-            self._text_cache[key] = segments
-        return segments
+    def _line(self, cells: RowCells, index: int, styles: tuple[Style, Style, Style]) -> Strip:
+        app = self.app
+        return self._painter.line(
+            app.console, app.console_options, cells, index, styles, self.size.width
+        )
