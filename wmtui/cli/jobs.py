@@ -115,7 +115,7 @@ def _progress_text(job: ExportJob | None) -> str:
     return progress_percent(job.progress)
 
 
-def _mailbox_cell(job: ExportJob | None, mailbox: Mailbox | None) -> str:
+def _mailbox_text(job: ExportJob | None, mailbox: Mailbox | None) -> str:
     name = mailbox_name(job, mailbox)
     return plain(name) if name is not None else "-"
 
@@ -153,7 +153,7 @@ def print_jobs_table(
             rows.append(
                 [
                     plain(key.job_id),
-                    _mailbox_cell(job, name_of(key, job)),
+                    _mailbox_text(job, name_of(key, job)),
                     state,
                     _progress_text(job),
                     compact_timestamp(job.start_time) if job else "-",
