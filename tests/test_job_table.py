@@ -214,17 +214,17 @@ async def test_a_cursor_move_renders_only_the_two_rows_it_touches(monkeypatch: A
         table = await _filled(app, pilot, rows)
         table.focus()
         await pilot.pause()
-        rendered: list[int] = []
+        rendered: list[str] = []
         original = JobTable._line
 
-        def spy(self: JobTable, cells: RowCells, index: int, *args: Any) -> Strip:
-            rendered.append(index)
-            return original(self, cells, index, *args)
+        def spy(self: JobTable, cells: RowCells, *args: Any) -> Strip:
+            rendered.append(cells[0].plain)
+            return original(self, cells, *args)
 
         monkeypatch.setattr(JobTable, "_line", spy)
         await pilot.press("j")
         await pilot.pause()
-        assert sorted(rendered) == [0, 1]
+        assert sorted(rendered) == ["job-00000", "job-00001"]
 
 
 async def test_paging_and_the_ends_keep_the_cursor_on_screen() -> None:

@@ -127,7 +127,7 @@ class JobTable(ScrollView, can_focus=True):
         Binding("G,end", "scroll_bottom", "Last job", show=False, priority=True),
         Binding(
             "enter,tab",
-            "app.focus_detail",
+            "screen.focus_detail",
             "Details",
             show=False,
             tooltip="Move the focus to the detail pane (Esc or Tab comes back)",
@@ -179,8 +179,9 @@ class JobTable(ScrollView, can_focus=True):
         self._highlighted: tuple[int, str | None] | None = None
         self._line_cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(_LINE_CACHE_SIZE)
         self._when_painted: list[Callable[[], object]] = []
-        # The widget's style for this paint, and what the cached lines were drawn with.
-        self._paint_style: Style | None = None
+        # The widget's style, width and scroll offset for this paint (looked up once, not for
+        # every line), and what the cached lines were drawn with.
+        self._paint: tuple[Style, int, int, int] | None = None
         self._cached_look: tuple[Any, ...] | None = None
         self._scroll_pending = False
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
@@ -521,17 +522,17 @@ class JobTable(ScrollView, can_focus=True):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        # The widget's style, looked up once per paint rather than for every line.
         style = self.rich_style
-        look = (style, self.size.width, self.has_focus)
+        width = self.size.width
+        look = (style, width, self.has_focus)
         if look != self._cached_look:
             _empty(self._line_cache)
             self._cached_look = look
-        self._paint_style = style
+        self._paint = (style, width, *self.scroll_offset)
         try:
             lines = super().render_lines(crop)
         finally:
-            self._paint_style = None
+            self._paint = None
         if self._when_painted and self.size.height > 0:
             callbacks, self._when_painted = self._when_painted, []
             for callback in callbacks:
@@ -540,23 +541,25 @@ class JobTable(ScrollView, can_focus=True):
         return lines
 
     def render_line(self, y: int) -> Strip:
-        base_style = self._paint_style or self.rich_style
-        width = self.size.width
-        scroll_x, scroll_y = self.scroll_offset
+        base_style, width, scroll_x, scroll_y = self._paint or (
+            self.rich_style,
+            self.size.width,
+            *self.scroll_offset,
+        )
         if y == 0:
-            strip = self._header_line(base_style)
+            strip = self._header_line(base_style, width)
         else:
             index = scroll_y + y - 1
             if index >= len(self._order):
                 return Strip.blank(width, base_style)
-            strip = self._row_line(index, base_style)
+            strip = self._row_line(index, base_style, width)
         if scroll_x or strip.cell_length != width:
             strip = strip.crop(scroll_x, scroll_x + width).adjust_cell_length(width, base_style)
         return strip
 
-    def _header_line(self, base_style: Style) -> Strip:
+    def _header_line(self, base_style: Style, width: int) -> Strip:
         hover = self._hover == -1
-        key = ("", 0, -1, False, hover)
+        key = ("", 0, False, hover)
         strip = self._line_cache.get(key)
         if strip is None:
             header = self.get_component_rich_style("job-table--header")
@@ -564,19 +567,19 @@ class JobTable(ScrollView, can_focus=True):
             if hover:
                 component += self.get_component_rich_style("job-table--hover")
                 component += self.get_component_rich_style("job-table--header-hover")
-            strip = self._line(HEADER, -1, (header, component, base_style))
+            strip = self._line(HEADER, (header, component, base_style), width)
             self._line_cache[key] = strip
         return strip
 
-    def _row_line(self, index: int, base_style: Style) -> Strip:
+    def _row_line(self, index: int, base_style: Style, width: int) -> Strip:
         key = self._order[index]
         if key in self._stale:
             self._build_row(key)
         cells = self._shown[key]
         cursor = index == self._cursor
         hover = index == self._hover
-        # The row's index is in its segments' meta (for the mouse), so in the key too.
-        cache_key = (key, self._generation.get(key, 0), index, cursor, hover)
+        # Not the row's index: a line found again after the rows moved is still the row's.
+        cache_key = (key, self._generation.get(key, 0), cursor, hover)
         strip = self._line_cache.get(cache_key)
         if strip is None:
             component = Style()
@@ -584,12 +587,10 @@ class JobTable(ScrollView, can_focus=True):
                 component += self.get_component_rich_style("job-table--hover")
             if cursor:
                 component += self.get_component_rich_style("job-table--cursor")
-            strip = self._line(cells or (), index, (base_style, component, base_style))
+            strip = self._line(cells or (), (base_style, component, base_style), width)
             self._line_cache[cache_key] = strip
         return strip
 
-    def _line(self, cells: RowCells, index: int, styles: tuple[Style, Style, Style]) -> Strip:
+    def _line(self, cells: RowCells, styles: tuple[Style, Style, Style], width: int) -> Strip:
         app = self.app
-        return self._painter.line(
-            app.console, app.console_options, cells, index, styles, self.size.width
-        )
+        return self._painter.line(app.console, app.console_options, cells, styles, width)

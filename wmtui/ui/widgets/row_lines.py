@@ -18,10 +18,27 @@ from rich.text import Text
 from textual.cache import LRUCache
 from textual.strip import Strip
 
-from wmtui.ui.widgets.table_columns import CELL_PADDING
+from wmtui.ui.widgets.table_columns import CELL_PADDING, COLUMNS
 
-# Rendered cell texts by content and width.
+# Rendered cell texts by content and width, and the same styled for a row (with or without
+# the cursor or the mouse).
 _TEXT_CACHE_SIZE = 4096
+
+
+def _text_key(cell: Text) -> tuple[Any, ...]:
+    """What a one-line Text looks like, as a key."""
+    return (cell.plain, cell.style, tuple(cell.spans), cell.overflow, cell.justify)
+
+
+# Each cell's segments carry their column, as DataTable's do: the segments of two cells are
+# never joined, so the screen (and a screenshot) is made of the same runs as a DataTable's.
+_COLUMN_META = tuple(Style.from_meta({"column": column}) for column in range(len(COLUMNS)))
+_FILL_META = Style.from_meta({"out_of_bounds": True})
+
+
+# Distinct pairs of row style and cursor style kept: normal, cursor, mouse, header, for a
+# focused and a blurred table, in a theme or two.
+_ROW_STYLES_KEPT = 64
 
 
 class RowPainter:
@@ -29,51 +46,81 @@ class RowPainter:
 
     def __init__(self, widths: Sequence[int]) -> None:
         self._text_cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(_TEXT_CACHE_SIZE)
+        self._styled_cache: LRUCache[tuple[Any, ...], list[Segment]] = LRUCache(_TEXT_CACHE_SIZE)
         self._options: dict[int, ConsoleOptions] = {}
-        self.widths: tuple[int, ...] = tuple(widths)
+        # By (row style, cursor style): a number for cache keys, each column's style, the
+        # fill's, and the style over the cells' own.
+        self._row_styles: dict[tuple[Style, Style], tuple[int, tuple[Style, ...], Style, Style]]
+        self._row_styles = {}
+        self.widths = tuple(widths)
 
     @property
-    def table_width(self) -> int:
-        """The width of all the columns, padding included."""
-        return sum(self.widths) + 2 * CELL_PADDING * len(self.widths)
+    def widths(self) -> tuple[int, ...]:
+        """The columns' widths, without padding."""
+        return self._widths
+
+    @widths.setter
+    def widths(self, widths: tuple[int, ...]) -> None:
+        self._widths = widths
+        self.table_width = sum(widths) + 2 * CELL_PADDING * len(widths)
 
     def line(
         self,
         console: Console,
         options: ConsoleOptions,
         cells: Sequence[Text],
-        index: int,
         styles: tuple[Style, Style, Style],
         width: int,
     ) -> Strip:
-        """Row `index` (-1: the header) at least `width` cells wide.
+        """A row's line, at least `width` cells wide.
 
         `styles` are the row's style, the cursor's or the mouse's over it (a null Style for
-        neither) and the widget's. The row and column go in the segments' meta, as DataTable
-        puts them, for the mouse.
+        neither) and the widget's.
         """
         row_style, component, base_style = styles
-        # The cursor's colour wins over a cell's own (DataTable's "css" foreground priority).
-        post_style = Style.from_color(color=component.color)
-        pad = Segment(" " * CELL_PADDING)
+        number, pre_styles, fill, post_style = self._styles_of(row_style, component)
         segments: list[Segment] = []
-        for column, (cell, cell_width) in enumerate(zip(cells, self.widths, strict=False)):
-            pre_style = row_style + Style.from_meta({"row": index, "column": column}) + component
-            text = self._text_line(console, options, cell, cell_width)
-            line = [pad, *text, pad]
-            segments.extend(Segment.apply_style(line, style=pre_style, post_style=post_style))
+        widths = self._widths
+        for column, cell in enumerate(cells[: len(widths)]):
+            key = (*_text_key(cell), widths[column], number, column)
+            styled = self._styled_cache.get(key)
+            if styled is None:
+                pad = Segment(" " * CELL_PADDING)
+                text = self._text_line(console, options, cell, widths[column])
+                line = Segment.apply_style([pad, *text, pad], pre_styles[column], post_style)
+                styled = self._styled_cache[key] = list(Segment.simplify(line))
+            segments += styled
         table_width = self.table_width
-        fill = row_style + component
-        fill += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * max(0, width - table_width), fill))
+        if width > table_width:
+            segments.append(Segment(" " * (width - table_width), fill))
         length = max(table_width, width)
-        return Strip(segments).adjust_cell_length(length, base_style).simplify()
+        if len(cells) == len(widths):  # every cell exactly its column's width
+            return Strip(segments, length)
+        return Strip(segments).adjust_cell_length(length, base_style)
+
+    def _styles_of(
+        self, row_style: Style, component: Style
+    ) -> tuple[int, tuple[Style, ...], Style, Style]:
+        found = self._row_styles.get((row_style, component))
+        if found is None:
+            if len(self._row_styles) >= _ROW_STYLES_KEPT:
+                self._row_styles.clear()
+                self._styled_cache.clear()
+            found = (
+                len(self._row_styles),
+                tuple(row_style + meta + component for meta in _COLUMN_META),
+                row_style + component + _FILL_META,
+                # The cursor's colour wins over a cell's own (DataTable's "css" priority).
+                Style.from_color(color=component.color),
+            )
+            self._row_styles[(row_style, component)] = found
+        return found
 
     def _text_line(
         self, console: Console, options: ConsoleOptions, cell: Text, width: int
     ) -> list[Segment]:
         """A one-line Text rendered `width` cells wide, as Rich renders it inside Padding."""
-        key = (cell.plain, cell.style, tuple(cell.spans), cell.overflow, cell.justify, width)
+        key = (*_text_key(cell), width)
         segments = self._text_cache.get(key)
         if segments is None:
             sized = self._options.get(width)
