@@ -31,6 +31,7 @@ from wmtui.core.export import (
     find_exports,
     read_export_state,
     read_selector_file,
+    round_events,
 )
 from wmtui.core.models import (
     ExportJob,
@@ -825,3 +826,30 @@ def test_a_mailbox_skipped_for_an_export_elsewhere_is_queued_if_that_one_fails(
     assert records["ent-001"].reason == (
         f"exported in the last 24 hours by job {completes} (COMPLETED)"
     )
+
+
+def test_round_events_tell_each_mailbox_change_once(clock: ManualClock, state_path: Path) -> None:
+    service = FakeWorkMail(clock, mailboxes=3, duration=timedelta(minutes=10))
+    service.fail_entities["ent-001"] = 1
+    export = OrgExport(
+        make_spec(max_running=2, only=frozenset({"user000", "user001", "nobody"})),
+        service,
+        state_path,
+        clock=clock,
+        max_retries=0,
+    )
+    known: dict[str, tuple[MailboxStatus, str | None, str | None]] = {}
+    first = export.tick()
+    assert round_events(known, export.records(), first, first=True) == [
+        "Listed: 2 mailboxes, 0 done, 2 running, 0 queued, 0 failed, 0 skipped",
+        "not found: nobody",
+        "started User 000 (job job-0001)",
+        "started User 001 (job job-0002)",
+    ]
+    clock.advance(10 * 60)
+    later = export.tick()
+    assert round_events(known, export.records(), later, first=False) == [
+        "User 000 completed",
+        "User 001 FAILED: attempt 1 failed: Access denied writing to the bucket",
+    ]
+    assert round_events(known, export.records(), export.tick(), first=False) == []

@@ -55,7 +55,7 @@ derived from (region, organization, bucket, prefix), so the same command finds t
 
 from wmtui.core.export.engine import OrgExport
 from wmtui.core.export.planning import NOT_SELECTED, RECENT_EXPORT_WINDOW, START_MATCH_SKEW
-from wmtui.core.export.progress import ExportProgress
+from wmtui.core.export.progress import ExportProgress, round_events
 from wmtui.core.export.spec import (
     SERVICE_MAX_RUNNING,
     ExportSpec,
@@ -93,4 +93,5 @@ __all__ = [
     "find_exports",
     "read_export_state",
     "read_selector_file",
+    "round_events",
 ]

@@ -1,8 +1,9 @@
-"""Where an organization export stands: counts, the share done, an ETA and when to look again."""
+"""Where an organization export stands: counts, the share done, an ETA, when to look again,
+and what changed in a round, told in a line a mailbox."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -146,3 +147,56 @@ def next_event_in(
         if until is not None and until > now:
             consider((until - now).total_seconds())
     return soonest
+
+
+def round_events(
+    known: dict[str, tuple[MailboxStatus, str | None, str | None]],
+    records: Sequence[MailboxRecord],
+    progress: ExportProgress,
+    *,
+    first: bool,
+) -> list[str]:
+    """What happened in a round, for people: each mailbox's change since the last round.
+
+    `known` holds what the last round saw (updated here). The first round only summarises.
+    """
+    events: list[str] = []
+    started = {key.job_id for key in progress.started}
+    for record in records:
+        now = (record.status, record.job_id, record.error)
+        before = known.get(record.entity_id)
+        known[record.entity_id] = now
+        if before == now:
+            continue
+        label = record.label
+        status = record.status
+        if status is MailboxStatus.RUNNING and record.job_id in started:
+            retry = f", attempt {record.attempt}" if record.attempt > 1 else ""
+            events.append(f"started {label} (job {record.job_id}{retry})")
+        elif first:
+            continue
+        elif status is MailboxStatus.COMPLETED:
+            events.append(f"{label} completed")
+        elif status is MailboxStatus.FAILED:
+            events.append(f"{label} FAILED: {record.error or record.error_info or 'no reason'}")
+        elif status is MailboxStatus.SKIPPED:
+            events.append(f"{label} skipped: {record.reason or '?'}")
+        elif (
+            status is MailboxStatus.QUEUED
+            and record.error
+            and before is not None
+            and before[2] != record.error
+        ):
+            events.append(f"{label}: {record.error}")
+    if first:
+        resumed = progress.done + progress.failed + progress.running
+        head = "Resumed" if resumed > len(started) else "Listed"
+        events.insert(
+            0,
+            f"{head}: {progress.total} mailboxes, {progress.done} done, {progress.running}"
+            f" running, {progress.queued} queued, {progress.failed} failed,"
+            f" {progress.skipped} skipped",
+        )
+        if progress.unmatched:
+            events.insert(1, "not found: " + ", ".join(progress.unmatched[:10]))
+    return events
