@@ -51,6 +51,12 @@ per free slot; DescribeMailboxExportJob only for a FAILED job's ErrorInfo.
 The state lives in `<data dir>/exports/<export_id>.json` (0600, folder 0700); the export id is
 derived from (region, organization, bucket, prefix), so the same command finds the same file.
 `read_export_state` and `find_exports` read it without taking the lock (for `wmtui report`).
+
+The package: `spec` (ExportSpec, selectors, export ids and client tokens), `state` (the record
+format, reading the state file, its lock and its writer), `progress` (ExportProgress, the ETA, a
+round told in lines), `pacing` (retries, back-off, the export-wide waits, refused starts),
+`planning` (which mailboxes to queue, skip or start, matched against the organization's jobs)
+and `engine` (OrgExport: the round itself).
 """
 
 from wmtui.core.export.engine import OrgExport
