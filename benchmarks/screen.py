@@ -245,6 +245,7 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
             await _wait_quiet(app)
             await pilot.pause()
             table = app.query_one(JobTable)
+            screen = app.jobs_screen
             figures.rows = table.row_count
 
             moves = table.action_cursor_down
@@ -273,16 +274,16 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
                 figures.changed_rows = len(result.jobs)
                 message = RefreshFinished(result)
                 begun = time.perf_counter()
-                app.on_refresh_finished(message)
+                screen.on_refresh_finished(message)
                 figures.apply.append(time.perf_counter() - begun)
                 await _wait_quiet(app)
                 await pilot.pause()
 
             # Where the handler's time goes: its parts, timed through instance attributes.
-            restore = _time_parts(app, table, figures.parts)
+            restore = _time_parts(screen, table, figures.parts)
             for _ in range(3 if options.quick else 5):
                 step += 1
-                app.on_refresh_finished(RefreshFinished(_progressed(world, step)))
+                screen.on_refresh_finished(RefreshFinished(_progressed(world, step)))
                 await _wait_quiet(app)
                 await pilot.pause()
             restore()
@@ -295,7 +296,7 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
 
                 def post(result: RefreshResult = result) -> tuple[float, float]:
                     begun = time.perf_counter()
-                    app.post_message(RefreshFinished(result))
+                    screen.post_message(RefreshFinished(result))
                     synced = timeline.wait_after(timeline.syncs, begun)
                     painted = timeline.wait_after(timeline.displays, synced)
                     return synced - begun, painted - begun
@@ -313,7 +314,7 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
 
             def press(result: RefreshResult | None) -> tuple[float, float]:
                 if result is not None:
-                    app.post_message(RefreshFinished(result))
+                    screen.post_message(RefreshFinished(result))
                     # Land somewhere inside the handler's run.
                     time.sleep(rng.uniform(0.0, spread * 0.8))
                 key = events.Key("down", None)
@@ -371,20 +372,20 @@ async def _measure(world: World, settings: Settings, options: Options) -> Screen
     return figures
 
 
-_ROW_CELLS = "    in it: WmtuiApp._row_cells, all calls"
-# Parts of WmtuiApp.on_refresh_finished worth timing: (owner, attribute, label). Private names
-# of the app, so each is timed only if it still exists.
+_ROW_CELLS = "    in it: JobRows.cells, all calls"
+# Parts of JobsScreen.on_refresh_finished worth timing: (owner, attribute, label). Each is timed
+# only if it still exists.
 _PARTS = (
-    ("app", "_merge", "WmtuiApp._merge"),
-    ("app", "_sync_table", "WmtuiApp._sync_table"),
-    ("app", "_visible_order", "  in it: WmtuiApp._visible_order (sort)"),
+    ("board", "apply", "JobBoard.apply"),
+    ("screen", "sync_table", "JobsScreen.sync_table"),
+    ("rows", "order", "  in it: JobRows.order (sort)"),
     ("table", "sync", "  in it: JobTable.sync"),
-    ("app", "_row_cells", _ROW_CELLS),
-    ("app", "_update_detail", "  in it: WmtuiApp._update_detail"),
-    ("app", "_update_status", "WmtuiApp._update_status, all calls"),
-    ("app", "_update_banner", "WmtuiApp._update_banner"),
-    ("app", "_save_cache", "WmtuiApp._save_cache (starts the writer)"),
-    ("app", "_schedule_next", "WmtuiApp._schedule_next"),
+    ("rows", "cells", _ROW_CELLS),
+    ("screen", "update_detail", "  in it: JobsScreen.update_detail"),
+    ("screen", "update_status", "JobsScreen.update_status, all calls"),
+    ("screen", "update_banner", "JobsScreen.update_banner"),
+    ("cache", "save", "CacheWriter.save (starts the writer)"),
+    ("loop", "schedule_next", "RefreshLoop.schedule_next"),
 )
 
 
@@ -401,9 +402,16 @@ def _undoer(owner: Any, attribute: str, original: Any) -> Callable[[], None]:
     return undo
 
 
-def _time_parts(app: Any, table: Any, parts: dict[str, list[float]]) -> Callable[[], None]:
+def _time_parts(screen: Any, table: Any, parts: dict[str, list[float]]) -> Callable[[], None]:
     """Wrap the handler's parts to add up their time per handler call; returns the undo."""
-    owners = {"app": app, "table": table}
+    owners = {
+        "screen": screen,
+        "table": table,
+        "board": screen.board,
+        "rows": screen.rows,
+        "cache": screen.cache_writer,
+        "loop": screen.loop,
+    }
     current: dict[str, float] = {}
     undo: list[Callable[[], None]] = []
     for owner_name, attribute, label in _PARTS:
@@ -424,7 +432,7 @@ def _time_parts(app: Any, table: Any, parts: dict[str, list[float]]) -> Callable
         setattr(owner, attribute, timed)
         undo.append(_undoer(owner, attribute, original))
 
-    handler = app.on_refresh_finished
+    handler = screen.on_refresh_finished
 
     def on_refresh_finished(message: Any) -> None:
         current.clear()
@@ -432,8 +440,8 @@ def _time_parts(app: Any, table: Any, parts: dict[str, list[float]]) -> Callable
         for label, seconds in current.items():
             parts.setdefault(label, []).append(seconds)
 
-    undo.append(_undoer(app, "on_refresh_finished", handler))
-    app.on_refresh_finished = on_refresh_finished
+    undo.append(_undoer(screen, "on_refresh_finished", handler))
+    screen.on_refresh_finished = on_refresh_finished
 
     def restore() -> None:
         for step in reversed(undo):

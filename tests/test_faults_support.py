@@ -200,7 +200,7 @@ def make_app(
 
 
 def watchlist_file(app: WmtuiApp) -> Path:
-    return app._watchlist.path
+    return app.watchlist.path
 
 
 async def settle(app: WmtuiApp, pilot: Pilot[Any], rounds: int = 400) -> None:

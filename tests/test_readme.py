@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wmtui.ui.app import help_rows
+from wmtui.ui.keys import help_rows
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

@@ -34,7 +34,7 @@ async def until_still(app: WmtuiApp, pilot: Pilot[Any]) -> None:
         busy = (
             app.refreshing
             or not all(w.is_finished for w in app.workers)
-            or app._describe_timer is not None
+            or app.jobs_screen.describer.pending
         )
         if busy:
             previous = None

@@ -93,16 +93,18 @@ async def test_soak_under_throttling_5xx_and_hangs(
                     await pilot.press("r", "r")  # the second one waits for the first
                     counts["r pressed twice"] += 1
                 else:
-                    app._on_refresh_timer()  # what the interval timer does
+                    app.jobs_screen.loop.on_timer()  # what the interval timer does
                 assert refresh_workers(app) <= 1
                 await settle(app, pilot)
                 assert app.is_running
                 assert refresh_workers(app) == 0
                 counts["refreshes"] += 1
 
-                problem = app._global_error
-                job_errors = {k: e for k, e in app._job_errors.items() if k != gone}
-                org_errors = app._org_errors
+                problem = app.jobs_screen.board.global_error
+                job_errors = {
+                    k: e for k, e in app.jobs_screen.board.job_errors.items() if k != gone
+                }
+                org_errors = app.jobs_screen.board.org_errors
                 if problem is not None:
                     counts[f"global: {problem.kind.value}"] += 1
                     # Visible while it lasts, with its fix.

@@ -30,9 +30,11 @@ from textual.widget import Widget
 from textual.widgets import Input, SelectionList, Static, TextArea
 
 from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.core.refresh import RefreshPlanner
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.core.watchlist import WatchList
-from wmtui.ui.app import WmtuiApp, binding_table
+from wmtui.ui.app import WmtuiApp
+from wmtui.ui.keys import binding_table
 from wmtui.ui.screens.add import AddJobsScreen, check_add_form, split_job_ids
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.help import HelpScreen
@@ -108,7 +110,7 @@ def notices(app: WmtuiApp) -> list[str]:
 
 
 def watchlist_keys(app: WmtuiApp) -> list[JobKey]:
-    return WatchList(app._watchlist.path).load()
+    return WatchList(app.watchlist.path).load()
 
 
 @pytest.fixture
@@ -307,7 +309,7 @@ async def test_a_cache_that_cannot_be_saved_is_reported_once(
     def broken(saved: Any) -> bool:
         raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
-    monkeypatch.setattr(app._cache, "save", broken)
+    monkeypatch.setattr(app.cache, "save", broken)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         await pilot.press("r")
@@ -391,7 +393,7 @@ async def test_a_crash_in_the_refresh_itself_becomes_a_banner(
     def explode(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("[bold]planner bug")
 
-    monkeypatch.setattr(app._planner, "refresh", explode)
+    monkeypatch.setattr(RefreshPlanner, "refresh", explode)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         assert app.is_running
@@ -677,7 +679,7 @@ async def test_p_pauses_and_resumes_auto_refresh(
         await pilot.press("p")
         await pilot.pause()
         assert "auto-refresh paused" in static_text(app, "#status")
-        assert app._refresh_timer is None
+        assert app.jobs_screen.loop.timer is None
         calls = sum(service.calls.values())
         await pilot.press("p")
         await settle(app, pilot)
@@ -995,7 +997,7 @@ async def test_relative_times_move_with_the_clock(tmp_path: Path, jobs: list[Exp
         assert cell(app, key(1), "started") == "25m ago"
         assert cell(app, key(3), "started") == "5h ago"
         now[0] = NOW + timedelta(hours=2)
-        app._tick_relative_times()  # what the 30-second timer calls
+        app.jobs_screen.tick_relative_times()  # what the 30-second timer calls
         await pilot.pause()
         # Painted, not only stored: the tick only marks rows, the paint builds them.
         line = next(line for line in rendered(table(app)) if job_id(1)[:8] in line)

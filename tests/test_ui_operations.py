@@ -40,7 +40,9 @@ from wmtui.core.locations import names_cache_path
 from wmtui.core.models import ExportJob, JobState, Mailbox
 from wmtui.core.names import NameDirectory
 from wmtui.core.service import ErrorKind, ServiceError
-from wmtui.ui.app import WmtuiApp, binding_table, https_url_problem
+from wmtui.ui.app import WmtuiApp
+from wmtui.ui.flows.copy import https_url_problem
+from wmtui.ui.keys import binding_table
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.export_org import ExportFormScreen, check_export_form
 from wmtui.ui.screens.help import HelpScreen

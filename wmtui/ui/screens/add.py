@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -124,12 +123,13 @@ class JobIdsArea(TextArea):
     class SubmitRequested(Message):
         """Enter was pressed in the job ID box."""
 
-    async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
-            # prevent_default stops TextArea's own handler from inserting a newline.
-            event.prevent_default()
-            event.stop()
-            self.post_message(self.SubmitRequested())
+    # A priority binding is looked at before TextArea sees the key, which would insert a newline.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "request_submit", "Add", show=False, priority=True),
+    ]
+
+    def action_request_submit(self) -> None:
+        self.post_message(self.SubmitRequested())
 
 
 class AddJobsScreen(FormScreen[AddCheck, tuple[JobKey, ...]]):

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 from textual.widgets import Static
+
+from wmtui.core.service import ServiceError
+from wmtui.core.watchlist import WatchListError
+from wmtui.ui.safe_text import safe_text
+from wmtui.ui.widgets.cells import relative_time
 
 
 class Banner(Static):
@@ -20,3 +27,44 @@ class Banner(Static):
         self.set_class(severity == "warning", "-warning")
         self.update(text)
         self.display = True
+
+
+def problem_text(
+    watchlist_error: WatchListError | None,
+    global_error: ServiceError | None,
+    last_refresh: datetime | None,
+    now: datetime,
+) -> Text | None:
+    """What the banner says: an unusable watch list, and a problem that stops every call."""
+    parts: list[Text] = []
+    if watchlist_error is not None:
+        parts.append(_watchlist_text(watchlist_error))
+    if global_error is not None:
+        text = Text("✖ ", style="bold")
+        text.append(safe_text(global_error.message, style="bold", single_line=False))
+        if global_error.fix:
+            text.append("\n  Fix: ")
+            text.append(safe_text(global_error.fix, single_line=False))
+        when = relative_time(last_refresh, now) if last_refresh else "now"
+        text.append(
+            f"\n  The jobs below are the last known states (from cache). Tried {when};"
+            " trying again by itself, or press r."
+        )
+        parts.append(text)
+    return Text("\n").join(parts) if parts else None
+
+
+def _watchlist_text(error: WatchListError) -> Text:
+    text = Text("✖ The watch list cannot be used: ", style="bold")
+    text.append(safe_text(error.problem, single_line=False))
+    text.append("\n  File: ")
+    text.append(safe_text(str(error.path)))
+    if error.fix:
+        text.append("\n  Fix: ")
+        text.append(safe_text(error.fix, single_line=False))
+    if error.can_move_aside:
+        text.append("\n  Press ")
+        text.append("M", style="bold reverse")
+        text.append(" to move it aside (it is kept as a backup) and start a new one.")
+    text.append("\n  Showing the jobs from the cache; nothing is written to that file.")
+    return text

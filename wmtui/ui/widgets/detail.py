@@ -206,7 +206,7 @@ class DetailPane(VerticalScroll):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,tab,shift+tab",
-            "app.focus_table",
+            "screen.focus_table",
             "Back to table",
             show=False,
             tooltip="Move the focus back to the job table",

@@ -1,0 +1,190 @@
+"""n: start one mailbox export — the form, a confirmation, the call, and watching the new job."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from wmtui.core.destinations import (
+    Destination,
+    last_organization,
+    remember_destination,
+    remembered_destination,
+)
+from wmtui.core.models import ExportJob, JobState, Mailbox, StartRequest
+from wmtui.core.service import ErrorKind, ServiceError
+from wmtui.ui.flows.calls import call_service
+from wmtui.ui.messages import ExportStarted
+from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.start import StartExportScreen, StartPlan
+
+if TYPE_CHECKING:
+    from wmtui.ui.screens.jobs import JobsScreen
+
+DEFAULT_REGION = "us-east-1"
+# What an export needs from the service's limits, said where a start is refused for them.
+LIMITS_NOTE = (
+    "WorkMail runs at most 10 exports at once per organization and one export per mailbox"
+    " per 24 hours"
+)
+NOTIFY_TIMEOUT = 8.0
+
+
+def where_to_start(screen: JobsScreen) -> tuple[str, str]:
+    """(region, organization) a form opens with: the selected job's, else the last used."""
+    selected = screen.selected_key()
+    if selected is not None:
+        return selected.region, selected.organization_id
+    last = last_organization(screen.settings.config_dir)
+    if last is not None:
+        return last
+    return screen.settings.region or DEFAULT_REGION, ""
+
+
+def destination_for(screen: JobsScreen, organization_id: str) -> Destination | None:
+    return remembered_destination(screen.settings.config_dir, organization_id)
+
+
+def mailbox_count(screen: JobsScreen, region: str, organization_id: str) -> int | None:
+    """How many enabled mailboxes the organization has, as far as the names cache knows."""
+    known = screen.context.names.mailboxes(region, organization_id)
+    return sum(1 for m in known.values() if (m.state or "ENABLED") == "ENABLED") or None
+
+
+def start_refusal(label: str, error: ServiceError | None) -> str:
+    """What to tell a person whose start was refused (the limits spelled out for LimitExceeded)."""
+    if error is None:
+        return f"The export of {label} was not started: the service sent back no job ID."
+    text = f"The export of {label} was not started: {sanitize(error.message, limit=300)}"
+    if error.kind is ErrorKind.LIMIT_EXCEEDED:
+        text += f". {LIMITS_NOTE}: wait for a running export to end (or for the 24 hours)"
+        return text + "."
+    if error.fix:
+        text += f" ({sanitize(error.fix, limit=300)})"
+    return text + "."
+
+
+class StartFlow:
+    def __init__(self, screen: JobsScreen) -> None:
+        self.screen = screen
+
+    def _mailboxes_of(self, region: str, organization_id: str) -> list[Mailbox]:
+        """From a worker: the organization's mailboxes, listed again only when stale."""
+        screen = self.screen
+        mailboxes = screen.context.names.refresh_org(screen.service, region, organization_id)
+        return list(mailboxes.values())
+
+    def open(self, initial: StartPlan | None = None) -> None:
+        screen = self.screen
+        if screen.settings.read_only:
+            screen.refuse_read_only("start_export")
+            return
+        region, organization_id = where_to_start(screen)
+        form = StartExportScreen(
+            region=region,
+            organization_id=organization_id,
+            list_mailboxes=self._mailboxes_of,
+            destination_for=partial(destination_for, screen),
+            endpoint_url=screen.settings.endpoint_url,
+            initial=initial,
+            cursor_blink=screen.context.cursor_blink,
+        )
+        screen.app.push_screen(form, self._planned)
+
+    def _planned(self, plan: StartPlan | None) -> None:
+        if plan is None:
+            return
+        request = plan.request
+        summary = Text()
+
+        def line(label: str, value: Text | str) -> None:
+            summary.append(f"{label:<14}", style="dim")
+            summary.append(value if isinstance(value, Text) else safe_text(value))
+            summary.append("\n")
+
+        who = safe_text(plan.label, style="bold")
+        if plan.mailbox.email:
+            who.append("  ")
+            who.append(safe_text(plan.mailbox.email))
+        line("Mailbox", who)
+        if plan.mailbox.entity_id != plan.label:
+            line("Entity ID", plan.mailbox.entity_id)
+        line("Organization", f"{plan.organization_id} ({plan.region})")
+        line("Goes to", f"s3://{request.s3_bucket_name}/{request.s3_prefix}")
+        line("Role ARN", request.role_arn)
+        line("KMS key ARN", request.kms_key_arn)
+        line("Description", request.description or "—")
+        summary.append("\n" + LIMITS_NOTE + ". The new job joins the watch list.", style="dim")
+        self.screen.app.push_screen(
+            ConfirmScreen("Start this export?", summary, yes_label="Start", wide=True),
+            partial(self._confirmed, plan),
+        )
+
+    def _confirmed(self, plan: StartPlan, yes: bool | None) -> None:
+        if not yes:
+            # Back to the form as it was, to change something or cancel from there.
+            self.open(initial=plan)
+            return
+        screen = self.screen
+        if not remember_destination(
+            screen.settings.config_dir, plan.region, plan.organization_id, plan.destination
+        ):
+            screen.notify("Could not save the destination for next time.", markup=False)
+        # One token for this confirmed start: a retry of the same request cannot make two jobs.
+        request = replace(plan.request, client_token=str(uuid.uuid4()))
+        screen.notify(f"Starting the export of {sanitize(plan.label, limit=60)}…", markup=False)
+        self._run(plan.region, plan.organization_id, request, plan.label)
+
+    def _run(self, region: str, organization_id: str, request: StartRequest, label: str) -> None:
+        service = self.screen.service
+
+        def unexpected(exc: Exception) -> ServiceError:
+            return ServiceError(
+                ErrorKind.OTHER,
+                f"StartMailboxExportJob failed: {type(exc).__name__}: {exc}",
+                operation="StartMailboxExportJob",
+            )
+
+        call_service(
+            self.screen,
+            lambda: service.start_job(region, organization_id, request),
+            lambda key, error: ExportStarted(
+                region, organization_id, request, label, key=key, error=error
+            ),
+            group="start",
+            description="start an export",
+            unexpected=unexpected,
+        )
+
+    def started(self, message: ExportStarted) -> None:
+        screen = self.screen
+        label = sanitize(message.label, limit=60)
+        error = message.error
+        if error is not None or message.key is None:
+            screen.notify(start_refusal(label, error), severity="error", markup=False, timeout=15)
+            return
+        key = message.key
+        request = message.request
+        record = ExportJob(
+            key=key,
+            state=JobState.RUNNING,
+            raw_state=JobState.RUNNING.value,
+            entity_id=request.entity_id,
+            description=request.description or None,
+            role_arn=request.role_arn,
+            kms_key_arn=request.kms_key_arn,
+            s3_bucket_name=request.s3_bucket_name,
+            s3_prefix=request.s3_prefix,
+            estimated_progress=0,
+        )
+        screen.watch_jobs([key], records=[record], announce=False)
+        screen.notify(
+            f"Started the export of {label}: job {sanitize(key.job_id)}. It is watched now.",
+            markup=False,
+            timeout=NOTIFY_TIMEOUT,
+        )

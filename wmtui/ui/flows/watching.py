@@ -1,0 +1,190 @@
+"""Editing the watch list from the app: add, import, remove, and moving an unreadable one aside.
+
+The file is the truth: each change goes through `WatchList` (which merges with what other
+sessions saved) before the screen shows it; a watched job is never dropped by a failed write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from wmtui.core.models import ExportJob, JobKey
+from wmtui.core.watchlist import WatchList, WatchListError
+from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.screens.add import AddJobsScreen
+from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.import_jobs import ImportScreen
+from wmtui.ui.widgets.job_table import JobTable
+
+if TYPE_CHECKING:
+    from wmtui.ui.screens.jobs import JobsScreen
+
+DEFAULT_REGION = "us-east-1"
+
+
+class WatchingFlow:
+    def __init__(self, screen: JobsScreen) -> None:
+        self.screen = screen
+
+    @property
+    def _watchlist(self) -> WatchList:
+        return self.screen.context.watchlist
+
+    def load(self) -> list[JobKey]:
+        """The watch list's keys; [] (and the banner's error set) when it cannot be read."""
+        screen = self.screen
+        try:
+            keys = self._watchlist.load()
+        except WatchListError as exc:
+            screen.watchlist_error = exc
+            screen.refresh_bindings()
+            return []
+        screen.watchlist_error = None
+        return list(keys)
+
+    def _region(self) -> str:
+        selected = self.screen.selected_key()
+        if selected is not None:
+            return selected.region
+        return self.screen.settings.region or DEFAULT_REGION
+
+    def add(self) -> None:
+        screen = self.screen
+        selected = screen.selected_key()
+        dialog = AddJobsScreen(
+            region=self._region(),
+            organization_id=selected.organization_id if selected else "",
+            endpoint_url=screen.settings.endpoint_url,
+            watched=set(screen.board.watched),
+            cursor_blink=screen.context.cursor_blink,
+        )
+        screen.app.push_screen(dialog, self._added)
+
+    def _added(self, keys: tuple[JobKey, ...] | None) -> None:
+        if keys:
+            self.watch(keys)
+
+    def import_jobs(self) -> None:
+        screen = self.screen
+        dialog = ImportScreen(
+            screen.service,
+            region=self._region(),
+            watched=set(screen.board.watched),
+            endpoint_url=screen.settings.endpoint_url,
+            clock=screen.clock,
+            palette=screen.palette,
+            cursor_blink=screen.context.cursor_blink,
+        )
+        screen.app.push_screen(dialog, self._imported)
+
+    def _imported(self, jobs: tuple[ExportJob, ...] | None) -> None:
+        if jobs:
+            self.watch([job.key for job in jobs], records=jobs)
+
+    def watch(
+        self, keys: Sequence[JobKey], records: Sequence[ExportJob] = (), *, announce: bool = True
+    ) -> None:
+        """Add to the watch list file and show at once; the next refresh reads them.
+
+        `announce` False (jobs this app started): no "watching" notice, the cursor stays."""
+        screen = self.screen
+        try:
+            added = self._watchlist.add(keys)
+        except WatchListError as exc:
+            screen.notify(
+                f"Nothing added: {sanitize(str(exc))}", severity="error", markup=False, timeout=12
+            )
+            return
+        already = len(set(keys)) - len(added)
+        if not added:
+            if announce:
+                screen.notify("Those jobs are already watched.", markup=False)
+            return
+        board = screen.board
+        board.add_records(records, set(added))
+        screen.set_watched([*board.watched, *added])
+        screen.sync_table(added)
+        screen.update_status()
+        if announce or len(board.watched) == len(added):
+            screen.query_one(JobTable).select_key(str(added[0]))
+        screen.update_detail()
+        if announce:
+            count = len(added)
+            message = f"Watching {count} more job{'s' if count != 1 else ''}"
+            if already:
+                message += f" ({already} already watched)"
+            screen.notify(message + ".", markup=False)
+        screen.cache_writer.save()
+        screen.start_refresh(set(added))
+
+    def remove(self) -> None:
+        screen = self.screen
+        key = screen.selected_key()
+        if key is None:
+            screen.notify("No job selected.", severity="warning", markup=False)
+            return
+        job = screen.board.jobs.get(key)
+        question = Text("Stop watching job ")
+        question.append(safe_text(key.job_id, style="bold"))
+        if job is not None and job.entity_id:
+            question.append(" (mailbox ")
+            question.append(safe_text(screen.name_for(key, job) or job.entity_id, limit=60))
+            question.append(")")
+        question.append("?\n\nThe export itself is not touched: it only leaves ")
+        question.append(safe_text(str(self._watchlist.path), style="dim"))
+        question.append(".")
+        screen.app.push_screen(
+            ConfirmScreen("Remove from the watch list", question, yes_label="Remove"),
+            partial(self._remove_confirmed, key),
+        )
+
+    def _remove_confirmed(self, key: JobKey, yes: bool | None) -> None:
+        if not yes:
+            return
+        screen = self.screen
+        try:
+            self._watchlist.remove([key])
+        except WatchListError as exc:
+            screen.notify(
+                f"Not removed: {sanitize(str(exc))}", severity="error", markup=False, timeout=12
+            )
+            return
+        screen.set_watched([k for k in screen.board.watched if k != key])
+        screen.sync_table(())
+        screen.update_status()
+        screen.cache_writer.save()
+        screen.notify(f"Stopped watching job {sanitize(key.job_id)}.", markup=False)
+
+    def move_aside(self) -> None:
+        screen = self.screen
+        if screen.watchlist_error is None:
+            return
+        try:
+            moved_to: Path = self._watchlist.move_aside()
+        except WatchListError as exc:
+            screen.notify(sanitize(str(exc)), severity="error", markup=False, timeout=12)
+            return
+        screen.watchlist_error = None
+        shown = list(screen.board.watched)
+        kept: list[JobKey] = []
+        if shown:
+            try:
+                kept = self._watchlist.add(shown)
+            except WatchListError as exc:
+                screen.notify(sanitize(str(exc)), severity="error", markup=False, timeout=12)
+        screen.set_watched(self.load() or kept)
+        screen.sync_table(None)
+        screen.update_banner()
+        screen.update_status()
+        screen.refresh_bindings()
+        screen.notify(
+            f"Moved the unreadable watch list to {sanitize(str(moved_to))}; the new one holds"
+            f" the {len(kept)} job(s) from the cache.",
+            markup=False,
+            timeout=12,
+        )

@@ -1,0 +1,217 @@
+"""What the job table shows of the board: each row's cells, and the rows in view, in order.
+
+Per-row caches (search text, sort key, row key) keep a refresh that changes a few rows of
+10,000 at the cost of a few rows; the visible order is recomputed only when a change may have
+moved a row or let it through (or kept it out of) the filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from rich.text import Text
+
+from wmtui.core.board import JobBoard
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
+from wmtui.ui.widgets.cells import (
+    DESCRIPTION_WIDTH,
+    Palette,
+    cell_text,
+    duration_or_eta,
+    mailbox_label,
+    progress_cell,
+    relative_time,
+    search_text,
+    state_cell,
+)
+from wmtui.ui.widgets.job_table import JobIdCell, RowCells
+
+NameKey = tuple[str, str, str]
+
+
+class SortMode(StrEnum):
+    STARTED = "started"
+    STATE = "state"
+    PROGRESS = "progress"
+
+    @property
+    def label(self) -> str:
+        return {
+            SortMode.STARTED: "started ▼",
+            SortMode.STATE: "state",
+            SortMode.PROGRESS: "progress ▼",
+        }[self]
+
+    def next(self) -> SortMode:
+        modes = list(SortMode)
+        return modes[(modes.index(self) + 1) % len(modes)]
+
+
+# Running first, then what needs attention, then what is done.
+_STATE_ORDER = {
+    JobState.RUNNING: 0,
+    JobState.UNKNOWN: 1,
+    JobState.FAILED: 2,
+    JobState.CANCELLED: 3,
+    JobState.COMPLETED: 4,
+}
+
+
+class JobRows:
+    """The board as table rows: cells by row key, and the visible order (sorted, filtered)."""
+
+    def __init__(self, board: JobBoard, clock: Callable[[], datetime]) -> None:
+        self.board = board
+        self._clock = clock
+        self.palette = Palette()
+        self.sort_mode = SortMode.STARTED
+        self.filter_text = ""
+        # Who each mailbox is, as shown: (region, organization, entity id) -> Mailbox.
+        self.mailboxes: dict[NameKey, Mailbox] = {}
+        self._search: dict[JobKey, str] = {}
+        self._sort_keys: dict[JobKey, tuple[Any, ...]] = {}
+        self._row_of: dict[JobKey, str] = {}
+        self._by_row: dict[str, JobKey] = {}
+        # The visible rows in order; None when a change may have reordered them.
+        self._order: list[str] | None = None
+
+    # ---- keys ----------------------------------------------------------------------------------
+
+    def watched_changed(self) -> None:
+        """The board's watch list changed: rows follow it."""
+        watched = self.board.watched
+        self._order = None
+        self._row_of = {key: self._row_of.get(key) or str(key) for key in watched}
+        self._by_row = {row: key for key, row in self._row_of.items()}
+        for mapping in (self._search, self._sort_keys):
+            for stale in [key for key in mapping if key not in self._row_of]:
+                del mapping[stale]
+
+    def key_of(self, row: str | None) -> JobKey | None:
+        return self._by_row.get(row) if row is not None else None
+
+    def row_of(self, key: JobKey) -> str | None:
+        return self._row_of.get(key)
+
+    # ---- names ---------------------------------------------------------------------------------
+
+    def mailbox_for(self, key: JobKey, job: ExportJob | None) -> Mailbox | None:
+        if job is None or not job.entity_id or not self.mailboxes:
+            return None
+        return self.mailboxes.get((key.region, key.organization_id, job.entity_id))
+
+    def name_for(self, key: JobKey, job: ExportJob | None) -> str | None:
+        mailbox = self.mailbox_for(key, job)
+        return mailbox.label if mailbox is not None else None
+
+    def learn_names(self, names: Mapping[NameKey, Mailbox]) -> list[JobKey]:
+        """Show these names; returns the watched jobs whose row now reads differently."""
+        changed = {t: m for t, m in names.items() if self.mailboxes.get(t) != m}
+        if not changed:
+            return []
+        self.mailboxes.update(changed)
+        jobs = self.board.jobs
+        return [
+            key
+            for key in self.board.watched
+            if (job := jobs.get(key)) is not None
+            and job.entity_id
+            and (key.region, key.organization_id, job.entity_id) in changed
+        ]
+
+    # ---- cells ---------------------------------------------------------------------------------
+
+    def cells(self, row_key: str) -> RowCells:
+        key = self._by_row[row_key]
+        board = self.board
+        job = board.jobs.get(key)
+        now = self._clock()
+        palette = self.palette
+        state = job.state if job is not None else JobState.UNKNOWN
+        job_id = key.job_id
+        if not (job_id.isascii() and job_id.isprintable() and len(job_id) <= 64):
+            job_id = cell_text(job_id, limit=64).plain
+        return (
+            JobIdCell(job_id, row_key),
+            mailbox_label(job, self.mailbox_for(key, job)),
+            state_cell(job, board.error_for(key, job), palette),
+            progress_cell(job.progress if job is not None else None, palette, state),
+            Text(relative_time(job.start_time if job is not None else None, now)),
+            Text(duration_or_eta(job, now)),
+            cell_text(job.description if job is not None else None, limit=DESCRIPTION_WIDTH),
+        )
+
+    # ---- order ---------------------------------------------------------------------------------
+
+    def _search_text(self, key: JobKey) -> str:
+        text = self._search.get(key)
+        if text is None:
+            job = self.board.jobs.get(key)
+            text = search_text(job, key, self.mailbox_for(key, job))
+            self._search[key] = text
+        return text
+
+    def _sort_key(self, key: JobKey) -> tuple[Any, ...]:
+        job = self.board.jobs.get(key)
+        started = job.start_time.timestamp() if job is not None and job.start_time else None
+        # Jobs not read yet (just added) come first: that is where the user looks.
+        newest_first = (0, 0.0) if started is None else (1, -started)
+        if self.sort_mode is SortMode.STATE:
+            rank = -1 if self.board.error_for(key, job) is not None else 1
+            if job is not None and job.last_seen is not None:
+                rank = _STATE_ORDER[job.state]
+            return (rank, *newest_first, str(key))
+        if self.sort_mode is SortMode.PROGRESS:
+            progress = job.progress if job is not None else None
+            return (progress is None, -(progress or 0), *newest_first, str(key))
+        return (*newest_first, str(key))
+
+    def _cached_sort_key(self, key: JobKey) -> tuple[Any, ...]:
+        value = self._sort_keys.get(key)
+        if value is None:
+            value = self._sort_keys[key] = self._sort_key(key)
+        return value
+
+    def reorder(self, *, sort: bool = False) -> None:
+        """The filter or the sort changed: the order is worked out again."""
+        if sort:
+            self._sort_keys.clear()
+        self._order = None
+
+    def touch(
+        self, dirty: Collection[JobKey] | None, settled: Collection[JobKey] = ()
+    ) -> set[str] | None:
+        """Forget what `dirty` rows (None: all) cached; returns their row keys (None: all).
+
+        `settled` names those of them whose place in the order cannot have changed."""
+        if dirty is None:
+            self._search.clear()
+            self._sort_keys.clear()
+            self._order = None
+            return None
+        filtering = bool(self.filter_text.strip())
+        for key in dirty:
+            self._search.pop(key, None)
+            if key in settled:
+                continue
+            before = self._sort_keys.pop(key, None)
+            # Re-sort only when a changed row would move (or may now match the filter).
+            if self._order is not None and (
+                filtering or before is None or before != self._cached_sort_key(key)
+            ):
+                self._order = None
+        return {self._row_of[key] for key in dirty if key in self._row_of}
+
+    def order(self) -> list[str]:
+        """The visible rows, in order (the same list object while the order holds)."""
+        if self._order is None:
+            keys: Iterable[JobKey] = self.board.watched
+            words = self.filter_text.casefold().split()
+            if words:
+                keys = [k for k in keys if all(word in self._search_text(k) for word in words)]
+            row_of = self._row_of
+            self._order = [row_of[key] for key in sorted(keys, key=self._cached_sort_key)]
+        return self._order
