@@ -51,7 +51,12 @@ class DescribeOnSelect:
         job = screen.board.jobs.get(key)
         if job is None or job.last_seen is None or job.described:
             return
-        self._timer = screen.set_timer(screen.context.describe_delay, partial(self._rested_on, key))
+        delay = screen.context.describe_delay
+        if delay <= 0:
+            # Textual's timers divide by their interval: no wait is no timer.
+            screen.call_later(self._rested_on, key)
+            return
+        self._timer = screen.set_timer(delay, partial(self._rested_on, key))
 
     def _rested_on(self, key: JobKey) -> None:
         self._timer = None
