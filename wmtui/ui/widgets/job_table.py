@@ -163,9 +163,10 @@ class JobTable(ScrollView, can_focus=True):
         self._position: dict[str, int] = {}
         # The `order` of the last sync: the app hands the same list while the order holds.
         self._synced_order: Sequence[str] | None = None
-        # What each row shows now (None: not built yet), by row key.
-        self._shown: dict[str, RowCells | None] = {}
-        # Rows whose content may have changed since they were last built, and how to build them.
+        # What each row built so far shows, by row key: a row is built when first painted or
+        # read, so with 10,000 jobs this holds the few dozen rows seen.
+        self._shown: dict[str, RowCells] = {}
+        # Built rows whose content may have changed since, and how to build a row.
         self._stale: set[str] = set()
         self._build: Callable[[str], RowCells] | None = None
         # Each built row's generation, part of its cached lines' keys: a row that changes
@@ -222,10 +223,10 @@ class JobTable(ScrollView, can_focus=True):
         return self._cells(row_key)[COLUMN_INDEX[column_key]]
 
     def _cells(self, key: str) -> RowCells:
-        if key not in self._shown:
+        if key not in self._position:
             raise KeyError(key)
         self._build_row(key)
-        return self._shown[key] or ()
+        return self._shown.get(key, ())
 
     # ---- sync ------------------------------------------------------------------------------
 
@@ -244,7 +245,7 @@ class JobTable(ScrollView, can_focus=True):
         self._build = build
         selected = self.selected_key
         # The order the last sync left, rows only changing content: no O(rows) work at all.
-        if order is self._synced_order and len(order) == len(self._shown):
+        if order is self._synced_order and len(order) == len(self._order):
             self.invalidate(dirty)
             self._announce()
             return
@@ -268,10 +269,6 @@ class JobTable(ScrollView, can_focus=True):
             del shown[key]
             self._stale.discard(key)
             self._generation.pop(key, None)
-        for key in order:
-            if key not in shown:
-                shown[key] = None
-                self._stale.add(key)
         self._order = list(position)
         self._position = position
         self._update_virtual_size()
@@ -324,15 +321,15 @@ class JobTable(ScrollView, can_focus=True):
     # ---- building rows ---------------------------------------------------------------------
 
     def _build_row(self, key: str) -> None:
-        """Build `key` again if it is stale, and keep the cells whose look changed."""
-        if key not in self._stale:
+        """Build `key` if it is new or stale, and keep the cells whose look changed."""
+        old = self._shown.get(key)
+        if old is not None and key not in self._stale:
             return
         self._stale.discard(key)
         build = self._build
         if build is None:
             return
         cells = build(key)
-        old = self._shown.get(key)
         if old is None:
             self._shown[key] = cells
             self._new_generation(key)
@@ -349,7 +346,7 @@ class JobTable(ScrollView, can_focus=True):
         """Put new values in cells (row key, column key, value) and drop those rows' lines."""
         shown = self._shown
         for row, column, value in changes:
-            cells = shown[row]
+            cells = shown.get(row)
             if cells is None:
                 continue
             updated = list(cells)
@@ -573,9 +570,9 @@ class JobTable(ScrollView, can_focus=True):
 
     def _row_line(self, index: int, base_style: Style, width: int) -> Strip:
         key = self._order[index]
-        if key in self._stale:
+        if key in self._stale or key not in self._shown:
             self._build_row(key)
-        cells = self._shown[key]
+        cells = self._shown.get(key, ())
         cursor = index == self._cursor
         hover = index == self._hover
         # Not the row's index: a line found again after the rows moved is still the row's.
@@ -587,7 +584,7 @@ class JobTable(ScrollView, can_focus=True):
                 component += self.get_component_rich_style("job-table--hover")
             if cursor:
                 component += self.get_component_rich_style("job-table--cursor")
-            strip = self._line(cells or (), (base_style, component, base_style), width)
+            strip = self._line(cells, (base_style, component, base_style), width)
             self._line_cache[cache_key] = strip
         return strip
 
