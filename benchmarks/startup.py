@@ -356,6 +356,7 @@ def _startup_section(options: Options, pycache: Path, log: Callable[[str], None]
             f"{_import_note(case.wmtui, 'boto3')}."
         )
     table.first_paint_checks(section, first_paint, bare_paint)
+    table.table_alone_note(section, min(options.repeats, 5))
     section.notes += [
         "Process start: the parent's monotonic clock just before it spawned the process; "
         "first paint: the child's (same system clock) at the first screen update once the "
