@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widgets import Input
 
 from wmtui.ui.widgets.job_table import COLUMN_KEYS, JobIdCell, JobTable, RowCells
 
@@ -263,6 +264,51 @@ async def test_a_click_puts_the_cursor_on_that_row_and_moves_are_announced() -> 
         table.sync([key for key in rows.keys[1:] if key != "job-00003"], rows.build)
         await pilot.pause()
         assert app.highlights[-1] == ("job-00004", 2)
+
+
+async def test_the_mouse_highlights_the_row_under_it_until_a_key_moves_the_cursor() -> None:
+    rows = Rows(50)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+
+        def background(line: int) -> Any:
+            return next(iter(strips(table)[line])).style.bgcolor  # type: ignore[union-attr]
+
+        plain = background(6)
+        await pilot.hover(JobTable, offset=(20, 5))
+        await pilot.pause()
+        assert background(5) != plain
+        assert table.cursor_row == 0  # hovering is not selecting
+        await pilot.press("j")
+        await pilot.pause()
+        assert background(5) == plain
+
+
+async def test_the_cursor_row_stays_marked_when_the_table_loses_the_focus() -> None:
+    class TwoWidgets(TableApp):
+        def compose(self) -> ComposeResult:
+            yield JobTable(id="jobs")
+            yield Input()
+
+    rows = Rows(30)
+    app = TwoWidgets()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+        await pilot.pause()
+
+        def cursor_and_plain() -> tuple[Any, Any]:
+            lines = strips(table)
+            return next(iter(lines[1])).style, next(iter(lines[2])).style
+
+        focused, plain = cursor_and_plain()
+        app.query_one(Input).focus()
+        await pilot.pause()
+        blurred, _ = cursor_and_plain()
+        assert focused != plain and blurred != plain
+        assert blurred != focused  # DataTable's dimmer cursor when blurred
 
 
 # ---- syncs in any order --------------------------------------------------------------------
