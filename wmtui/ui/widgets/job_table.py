@@ -61,7 +61,7 @@ __all__ = [
 _LINE_CACHE_SIZE = 400
 
 
-# DataTable's look (textual/widgets/_data_table.py), under this table's own names.
+# DataTable's look (its DEFAULT_CSS in Textual 8.2.8), under this table's own names.
 _LOOK = """
 JobTable {
     background: $surface;
