@@ -266,6 +266,23 @@ async def test_a_click_puts_the_cursor_on_that_row_and_moves_are_announced() -> 
         assert app.highlights[-1] == ("job-00004", 2)
 
 
+async def test_a_sync_to_a_few_rows_while_scrolled_down_shows_them_all() -> None:
+    rows = Rows(ROWS)
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = await _filled(app, pilot, rows)
+        table.focus()
+        await pilot.press("G")
+        await pilot.pause()
+        few = rows.keys[100:110]  # what a filter leaves
+        table.sync(few, rows.build)
+        await pilot.pause()
+        lines = painted(table)
+        assert [line.split()[0] for line in lines[1:11]] == few
+        assert table.selected_key == few[-1]  # the cursor's index, clamped
+        assert painted_row(table, few[-1])
+
+
 async def test_the_mouse_highlights_the_row_under_it_until_a_key_moves_the_cursor() -> None:
     rows = Rows(50)
     app = TableApp()
