@@ -31,6 +31,7 @@ from wmtui.core.models import (
     validate_job_id,
     validate_organization_id,
 )
+from wmtui.core.verification import Verification
 
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -43,6 +44,15 @@ def _time(value: object) -> datetime:
     return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
 
+def _verification(value: object) -> Verification | None:
+    """A saved S3 check; one this version cannot read is dropped (checked again), never the
+    whole cache."""
+    try:
+        return Verification.from_dict(value)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
 # How each cached field is read back (what ExportJob.from_dict does, worked out once rather
 # than once per record: loading 10,000 jobs is on the way to the first paint).
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -52,6 +62,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "state": JobState.parse,
     "estimated_progress": int,
     "described": bool,
+    # Absent from files written before verification existed: those still load as they were.
+    "verification": _verification,
 }
 _FIELDS: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
     (f.name, _CONVERTERS.get(f.name, str)) for f in fields(ExportJob) if f.name != "key"

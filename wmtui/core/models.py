@@ -10,7 +10,10 @@ import unicodedata
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wmtui.core.verification import Verification
 
 # Regions with WorkMail in botocore's endpoint data. botocore builds a URL for any region,
 # so an unknown one is caught here rather than as a DNS failure much later.
@@ -277,6 +280,10 @@ _API_NAMES: dict[str, str] = {
     "end_time": "EndTime",
 }
 _TIME_FIELDS = ("start_time", "end_time", "last_seen")
+# What a List answer (or a fresh read) leaves out, kept from the record it is merged over.
+_KEPT_WHEN_MISSING = frozenset(
+    {"role_arn", "kms_key_arn", "s3_prefix", "error_info", "verification"}
+)
 
 
 @dataclass(frozen=True)
@@ -303,6 +310,8 @@ class ExportJob:
     # True once a DescribeMailboxExportJob answer went into this record: List leaves out
     # RoleArn, KmsKeyArn, S3Prefix and ErrorInfo.
     described: bool = False
+    # The last check of the export's object in S3 (wmtui.core.verification); None if never.
+    verification: Verification | None = None
 
     @property
     def job_id(self) -> str:
@@ -324,7 +333,7 @@ class ExportJob:
         updates: dict[str, Any] = {}
         for f in fields(newer):
             value = getattr(newer, f.name)
-            if value is None and f.name in ("role_arn", "kms_key_arn", "s3_prefix", "error_info"):
+            if value is None and f.name in _KEPT_WHEN_MISSING:
                 continue
             updates[f.name] = value
         updates["described"] = self.described or newer.described
@@ -361,6 +370,10 @@ class ExportJob:
                 value = value.astimezone(UTC).isoformat()
             elif isinstance(value, JobState):
                 value = value.value
+            elif f.name == "verification":
+                if value is None:
+                    continue  # a never-checked job's record stays as it was
+                value = value.to_dict()
             out[f.name] = value
         return out
 
@@ -385,6 +398,10 @@ class ExportJob:
                 value = int(value)
             elif name == "described":
                 value = bool(value)
+            elif name == "verification" and value is not None:
+                from wmtui.core.verification import Verification
+
+                value = Verification.from_dict(value)
             elif value is not None:
                 value = str(value)
             kwargs[name] = value
