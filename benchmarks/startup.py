@@ -368,7 +368,7 @@ def _startup_section(options: Options, pycache: Path, log: Callable[[str], None]
         "size after one untimed warm-up. Modules are compiled once into a pycache folder of the "
         "benchmark's (PYTHONPYCACHEPREFIX), as an installed wmtui has them. wmtui's endpoint is "
         "a closed port on 127.0.0.1: its first refresh fails in the background, as offline.",
-        "'first refresh deferred' is a diagnostic: the same wmtui with WmtuiApp._start_refresh "
+        "'first refresh deferred' is a diagnostic: the same wmtui with JobsScreen.start_refresh "
         "held back until the first paint was recorded (patched in the child only), to show "
         "what the refresh worker, which imports botocore and boto3, costs the first paint.",
     ]

@@ -123,15 +123,25 @@ def _defer_first_refresh() -> None:
 
     The app's refresh only starts once the first paint is recorded (`paint` mode exits there).
     """
-    from wmtui.ui.app import WmtuiApp
+    import importlib
 
-    original = WmtuiApp._start_refresh
+    # Where the refresh starts: the jobs screen's, or (before it had one) the app's.
+    for module, owner_name, name in (
+        ("wmtui.ui.screens.jobs", "JobsScreen", "start_refresh"),
+        ("wmtui.ui.app", "WmtuiApp", "_start_refresh"),
+    ):
+        owner = getattr(importlib.import_module(module), owner_name, None)
+        original = getattr(owner, name, None)
+        if original is not None:
+            break
+    else:
+        raise RuntimeError("wmtui-deferred: no refresh to hold back was found")
 
     def start_refresh(self: Any, *args: Any, **kwargs: Any) -> None:
         if "first_paint" in RESULT:
             original(self, *args, **kwargs)
 
-    WmtuiApp._start_refresh = start_refresh  # type: ignore[method-assign]
+    setattr(owner, name, start_refresh)
 
 
 def run_bare() -> int:
