@@ -8,10 +8,13 @@ rows on screen, and the header stays on the top line however far the rows scroll
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -19,6 +22,7 @@ from textual.strip import Strip
 from textual.widgets import Input
 
 from wmtui.ui.widgets.job_table import COLUMN_KEYS, JobIdCell, JobTable, RowCells
+from wmtui.ui.widgets.row_lines import RowPainter
 
 SIZE = (110, 24)
 ROWS = 2_000
@@ -326,6 +330,58 @@ async def test_the_cursor_row_stays_marked_when_the_table_loses_the_focus() -> N
         blurred, _ = cursor_and_plain()
         assert focused != plain and blurred != plain
         assert blurred != focused  # DataTable's dimmer cursor when blurred
+
+
+# ---- cells as Rich renders them -----------------------------------------------------------
+
+CELLS: list[Callable[[], Text]] = [
+    lambda: Text(""),
+    lambda: Text("short"),
+    lambda: Text("exactly-ten"),
+    lambda: Text("a text far too long for its column, cropped", overflow="ellipsis"),
+    lambda: Text("a text far too long for its column, folded", overflow="fold"),
+    lambda: Text("a text far too long for its column, plain"),
+    lambda: Text("Running", style="bold green"),
+    lambda: Text("✗ FAILED", style=Style(color="red", bold=True)),
+    lambda: Text.assemble(("██▌", "green on grey23"), ("     42%", "")),
+    lambda: Text("宽字符的邮箱名称很长很长", overflow="ellipsis"),
+    lambda: Text("emoji 📦📦📦📦📦📦📦📦", overflow="ellipsis"),
+    lambda: Text("[red]not markup[/]"),
+    lambda: Text("centred", justify="center"),
+    lambda: Text("right", justify="right"),
+    lambda: Text("left", justify="left", style="on blue"),
+    lambda: JobIdCell("0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "k", "dim"),
+    lambda: Text("trailing spaces   ", style="underline"),
+    lambda: Text("  leading"),
+    lambda: Text("two\nlines"),
+    lambda: Text("a\ttab"),
+]
+
+
+def _seen(segments: list[Segment]) -> list[tuple[str, Style | None]]:
+    """Each character a user sees, with its style: segment boundaries aside."""
+    return [
+        (character, segment.style)
+        for segment in Segment.simplify(segments)
+        for character in segment.text
+    ]
+
+
+async def test_cells_read_and_look_as_rich_renders_them_in_their_width() -> None:
+    app = TableApp()
+    async with app.run_test(size=SIZE):
+        console, options = app.console, app.console_options
+        painter = RowPainter([10] * len(COLUMN_KEYS))
+        for make in CELLS:
+            for width in (1, 2, 3, 5, 9, 11, 40):
+                cell = make()
+                sized = options.update(width=width, height=1, no_wrap=True)
+                lines = Segment.split_and_crop_lines(
+                    console.render(cell, sized), width, include_new_lines=False
+                )
+                expected = next(iter(lines), [Segment(" " * width)])
+                ours = painter._render_text(console, options, cell, width)
+                assert _seen(ours) == _seen(expected), (cell.plain, width)
 
 
 # ---- syncs in any order --------------------------------------------------------------------

@@ -41,6 +41,10 @@ _FILL_META = Style.from_meta({"out_of_bounds": True})
 _ROW_STYLES_KEPT = 64
 
 
+# Characters that Rich lays out (new lines, tabs): a text holding one takes the long way.
+_FOLDS = frozenset("\n\t")
+
+
 class RowPainter:
     """Lines for rows of Text cells in columns of fixed widths."""
 
@@ -123,13 +127,29 @@ class RowPainter:
         key = (*_text_key(cell), width)
         segments = self._text_cache.get(key)
         if segments is None:
-            sized = self._options.get(width)
-            if sized is None:
-                sized = options.update(width=width, height=1, no_wrap=True)
-                self._options[width] = sized
-            rendered = console.render(cell, sized)
-            lines = Segment.split_and_crop_lines(rendered, width, include_new_lines=False)
-            # A row is one line high: a cell's first line is all it shows.
-            segments = next(iter(lines), [Segment(" " * width)])
-            self._text_cache[key] = segments
+            segments = self._text_cache[key] = self._render_text(console, options, cell, width)
         return segments
+
+    def _render_text(
+        self, console: Console, options: ConsoleOptions, cell: Text, width: int
+    ) -> list[Segment]:
+        plain = cell.plain
+        length = cell.cell_len
+        if length <= width and cell.justify in (None, "default") and not _FOLDS.intersection(plain):
+            # What fits needs no wrapping, cropping or justifying: Rich's Text.render and
+            # unstyled blanks, as console.render gives, at a fraction of its cost.
+            fitted = list(cell.render(console, end=""))
+            if cell.style:  # Text.render leaves the text's own style to its caller
+                base = console.get_style(cell.style)
+                fitted = list(Segment.apply_style(fitted, style=base))
+            if length < width:
+                fitted.append(Segment(" " * (width - length)))
+            return fitted
+        sized = self._options.get(width)
+        if sized is None:
+            sized = options.update(width=width, height=1, no_wrap=True)
+            self._options[width] = sized
+        rendered = console.render(cell, sized)
+        lines = Segment.split_and_crop_lines(rendered, width, include_new_lines=False)
+        # A row is one line high: a cell's first line is all it shows.
+        return next(iter(lines), [Segment(" " * width)])
