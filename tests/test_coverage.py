@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -340,3 +341,19 @@ def test_sizes_shape_the_full_slots_projection() -> None:
 def test_cutoff_instant() -> None:
     assert cutoff_instant(date(2027, 1, 2)) == datetime(2027, 1, 2, tzinfo=UTC)
     assert cutoff_instant(None) is None
+
+
+def test_end_of_support_is_a_setting(tmp_path: Path) -> None:
+    from wmtui.core.settings import load_settings
+
+    assert load_settings({"config_dir": tmp_path}, environ={}).end_of_support == date(2027, 3, 31)
+    (tmp_path / "config.toml").write_text("end_of_support = 2027-06-30\n")
+    assert load_settings({"config_dir": tmp_path}, environ={}).end_of_support == date(2027, 6, 30)
+    env = {"WMTUI_END_OF_SUPPORT": "2027-04-15"}
+    assert load_settings({"config_dir": tmp_path}, environ=env).end_of_support == date(2027, 4, 15)
+    bad = load_settings({"config_dir": tmp_path}, environ={"WMTUI_END_OF_SUPPORT": "soon"})
+    assert bad.end_of_support == date(2027, 6, 30)
+    assert bad.warnings == (
+        'environment variable WMTUI_END_OF_SUPPORT = "soon": expected a date such as'
+        " 2027-03-31; using 2027-06-30 instead",
+    )

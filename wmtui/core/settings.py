@@ -12,10 +12,12 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from wmtui.core import locations
+from wmtui.core.coverage import END_OF_SUPPORT
 from wmtui.core.locations import JSONProblem, NotAFileProblem, parse_json, read_file
 from wmtui.core.models import REGION_PATTERN, printable
 
@@ -47,6 +49,8 @@ class Settings:
     demo: bool = False
     # Seconds a presigned download URL stays valid (1 to MAX_PRESIGN_EXPIRY).
     presign_expiry: int = DEFAULT_PRESIGN_EXPIRY
+    # WorkMail's end of support: the deadline the coverage screen and `wmtui coverage` count to.
+    end_of_support: date = END_OF_SUPPORT
     warnings: tuple[str, ...] = ()  # problems found while loading, for the user to see
 
 
@@ -60,6 +64,7 @@ _FILE_KEYS = (
     "clipboard",
     "read_only",
     "presign_expiry",
+    "end_of_support",
 )
 # Tables other parts of wmtui may read from config.toml one day; not an error.
 _TOLERATED_TABLES = ("ui",)
@@ -75,6 +80,7 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "read_only": ("WMTUI_READ_ONLY",),
     "bell": ("WMTUI_BELL",),
     "presign_expiry": ("WMTUI_PRESIGN_EXPIRY",),
+    "end_of_support": ("WMTUI_END_OF_SUPPORT",),
 }
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -162,6 +168,18 @@ def _as_expiry(value: object) -> int:
     return number
 
 
+def _as_date(value: object) -> date:
+    # TOML has dates of its own (end_of_support = 2027-03-31); the environment has text.
+    if isinstance(value, date) and not hasattr(value, "hour"):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise _Rejected("expected a date such as 2027-03-31")
+
+
 _PARSERS: dict[str, Callable[[object], object]] = {
     "profile": _as_name,
     "region": _as_region,
@@ -172,6 +190,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "read_only": _as_bool,
     "demo": _as_bool,
     "presign_expiry": _as_expiry,
+    "end_of_support": _as_date,
 }
 
 
@@ -179,6 +198,8 @@ def _shown(value: object) -> str:
     """A value quoted in a warning: printable, capped, strings in quotes, TOML's booleans."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
     return json.dumps(printable(value, 60)) if isinstance(value, str) else printable(value, 60)
 
 
