@@ -343,7 +343,7 @@ class JobTable(ScrollView, can_focus=True):
         )
 
     def _set_cells(self, changes: Sequence[tuple[str, str, Text]]) -> None:
-        """Put new values in cells (row key, column key, value) and drop those rows' lines."""
+        """Put new values in cells (row key, column key, value); those rows are drawn anew."""
         shown = self._shown
         for row, column, value in changes:
             cells = shown.get(row)
@@ -375,15 +375,14 @@ class JobTable(ScrollView, can_focus=True):
             self.move_cursor(row=index)
         return True
 
-    def _place_cursor(self, row: int, *, animate: bool = False, scroll: bool = True) -> None:
+    def _place_cursor(self, row: int, *, animate: bool = False) -> None:
         old = self._cursor
         new = min(max(row, 0), max(0, len(self._order) - 1))
         self._cursor = new
         if new != old:
             self._refresh_row(old)
             self._refresh_row(new)
-        if scroll:
-            self._scroll_to_cursor(animate=animate)
+        self._scroll_to_cursor(animate=animate)
 
     def _scroll_to_cursor(self, animate: bool = False) -> None:
         """Scroll so that the cursor's row is on screen (after the first layout if need be)."""
