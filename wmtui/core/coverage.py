@@ -554,3 +554,31 @@ def _finish_with_slots(
 def cutoff_instant(day: date | None) -> datetime | None:
     """A cut-off date as the first instant of that day, UTC."""
     return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+
+
+# ---- words shared by the CLI and the screen ------------------------------------------------------
+
+
+def size_text(size_mb: float | None) -> str:
+    """'812 MB', '4.2 GB', or '—' when the size is not known."""
+    if size_mb is None:
+        return "—"
+    if size_mb >= 1024:
+        return f"{size_mb / 1024:.1f} GB"
+    return f"{size_mb:.0f} MB"
+
+
+def row_note(row: CoverageRow, now: datetime) -> str:
+    """What else an admin needs to know of the row: why not, when, what S3 said."""
+    if row.group is Group.DISABLED:
+        return "disabled: WorkMail does not export it"
+    parts: list[str] = []
+    if row.group is Group.FAILED and row.job is not None and row.job.error_info:
+        parts.append(row.job.error_info)
+    elif row.proof_words and row.group is not Group.EXPORTED:
+        parts.append(row.proof_words)
+    if row.eligible_at is not None and row.eligible_at > now and row.group is not Group.RUNNING:
+        parts.append(eligible_words(row.eligible_at, now))
+    if not row.enabled:
+        parts.append("disabled")
+    return "; ".join(parts)

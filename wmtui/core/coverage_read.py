@@ -1,0 +1,94 @@
+"""Reading what coverage needs: the organization's mailboxes and every job known for them.
+
+The jobs come from four places, freshest last (a later record of a job wins): the saved state of
+organization exports (`wmtui export-org`, `E`), the job cache (watched jobs, any age), and a
+fresh ListMailboxExportJobs (the last seven days). No textual, no boto3: the service is given.
+
+    data = read_coverage(service, names, region, org, known=cache.load().values(),
+                         snapshots=find_exports(data_dir, region=region, organization_id=org))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from wmtui.core.export import ExportSnapshot, MailboxStatus
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
+from wmtui.core.names import NameDirectory
+from wmtui.core.service import ExportService, ServiceError
+
+
+@dataclass
+class CoverageData:
+    """What one read found; `jobs_error` says why the jobs are only the saved ones."""
+
+    region: str
+    organization_id: str
+    mailboxes: list[Mailbox] = field(default_factory=list)
+    jobs: list[ExportJob] = field(default_factory=list)
+    jobs_error: ServiceError | None = None
+
+
+def jobs_from_exports(snapshots: Iterable[ExportSnapshot]) -> list[ExportJob]:
+    """The jobs organization exports started, as their state files last saw them."""
+    found: list[ExportJob] = []
+    for snapshot in snapshots:
+        region, organization_id = snapshot.spec.region, snapshot.spec.organization_id
+        for record in snapshot.records:
+            if not record.job_id:
+                continue
+            state = JobState.parse(record.job_state)
+            if state is JobState.UNKNOWN and record.status is MailboxStatus.RUNNING:
+                state = JobState.RUNNING
+            found.append(
+                ExportJob(
+                    key=JobKey(region, organization_id, record.job_id),
+                    state=state,
+                    raw_state=record.job_state,
+                    entity_id=record.entity_id,
+                    s3_bucket_name=record.s3_bucket_name,
+                    s3_path=record.s3_path,
+                    estimated_progress=record.progress,
+                    error_info=record.error_info,
+                    start_time=record.start_time,
+                    end_time=record.end_time,
+                )
+            )
+    return found
+
+
+def read_coverage(
+    service: ExportService,
+    names: NameDirectory,
+    region: str,
+    organization_id: str,
+    *,
+    known: Iterable[ExportJob] = (),
+    snapshots: Sequence[ExportSnapshot] = (),
+    force_names: bool = False,
+) -> CoverageData:
+    """The mailboxes (the names cache, listed again when stale) and the jobs of the organization.
+
+    Raises ServiceError when the mailboxes cannot be listed and none are cached; a failed
+    job listing is kept in `jobs_error` (the saved jobs still count)."""
+    data = CoverageData(region, organization_id)
+    try:
+        mailboxes = names.refresh_org(service, region, organization_id, force=force_names)
+    except ServiceError:
+        mailboxes = names.mailboxes(region, organization_id)
+        if not mailboxes:
+            raise
+    data.mailboxes = list(mailboxes.values())
+    jobs = jobs_from_exports(snapshots)
+    jobs += [
+        job
+        for job in known
+        if (job.key.region, job.key.organization_id) == (region, organization_id)
+    ]
+    try:
+        jobs += service.list_jobs(region, organization_id)
+    except ServiceError as exc:
+        data.jobs_error = exc
+    data.jobs = jobs
+    return data
