@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -16,11 +15,14 @@ from wmtui.core.settings import MAX_PRESIGN_EXPIRY
 
 
 class CommandLineParser(argparse.ArgumentParser):
-    """argparse with the AWS CLI's exit code for a bad command line (252, not 2)."""
+    """argparse with the AWS CLI's exit code for a bad command line (252, not 2), and its
+    error on one line like every other error, with where to look instead of the usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_PARAMETERS, f"{self.prog}: error: {plain(message)}\n")
+        self.exit(
+            EXIT_BAD_PARAMETERS,
+            f"{self.prog}: error: {plain(message)} (see `{self.prog} --help`)\n",
+        )
 
 
 def _version() -> str:
