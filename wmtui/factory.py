@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING
 from wmtui.core.cache import JobCache
 from wmtui.core.locations import jobs_cache_path, names_cache_path, watchlist_path
 from wmtui.core.names import NameDirectory
-from wmtui.core.service import ExportService
+from wmtui.core.service import ExportObjects, ExportService
 from wmtui.core.settings import Settings
 from wmtui.core.watchlist import WatchList
 
 if TYPE_CHECKING:
+    from wmtui.emulator.s3 import S3Server
     from wmtui.emulator.server import EmulatorServer
     from wmtui.ui.app import WmtuiApp
 
@@ -69,6 +70,35 @@ def make_service(settings: Settings) -> ExportService:
     )
 
 
+def make_objects(settings: Settings) -> ExportObjects:
+    """The export files in S3: botocore picks the S3 endpoint (AWS, or AWS_ENDPOINT_URL_S3 or a
+    profile's endpoint_url); GetMailboxDetails goes where WorkMail calls go."""
+    from wmtui.aws.s3 import Boto3ExportObjects
+
+    return Boto3ExportObjects(
+        profile=settings.profile,
+        region=settings.region,
+        workmail_endpoint_url=settings.endpoint_url,
+        connect_timeout=_env_number(CONNECT_TIMEOUT_ENV, 5.0),
+        read_timeout=_env_number(READ_TIMEOUT_ENV, 20.0),
+    )
+
+
+def make_demo_objects(demo: DemoContext) -> ExportObjects:
+    """The demo's S3 is the emulator's own endpoint, with the demo's static keys."""
+    from wmtui.aws.s3 import Boto3ExportObjects
+    from wmtui.emulator.demo import DEMO_REGION
+
+    return Boto3ExportObjects(
+        region=DEMO_REGION,
+        s3_endpoint_url=demo.s3.endpoint_url if demo.s3 is not None else None,
+        workmail_endpoint_url=demo.server.endpoint_url,
+        credentials=DEMO_CREDENTIALS,
+        connect_timeout=2.0,
+        read_timeout=5.0,
+    )
+
+
 @dataclass
 class DemoContext:
     """The in-process emulator behind `--demo` and its throwaway folder."""
@@ -78,6 +108,8 @@ class DemoContext:
     # The settings to run with: region, endpoint and every folder point at the demo.
     settings: Settings
     temp_dir: Path
+    # The emulator's S3, where its COMPLETED exports are (verify and fetch talk to it).
+    s3: S3Server | None = None
     _stopped: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -89,6 +121,8 @@ class DemoContext:
             self._stopped = True
         atexit.unregister(self.stop)
         try:
+            if self.s3 is not None:
+                self.s3.stop()
             self.server.stop()
         finally:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
@@ -107,14 +141,17 @@ def start_demo(settings: Settings) -> DemoContext:
     the returned settings is inside the temp folder.
     """
     from wmtui.emulator.demo import DEMO_REGION, build_demo_state, demo_job_keys
+    from wmtui.emulator.s3 import S3Server
     from wmtui.emulator.server import EmulatorServer
     from wmtui.emulator.state import EmulatorClock
 
     temp_dir = Path(tempfile.mkdtemp(prefix="wmtui-demo-"))
     server: EmulatorServer | None = None
+    s3: S3Server | None = None
     try:
         state = build_demo_state(clock=EmulatorClock(speed=DEMO_SPEED))
         server = EmulatorServer(state).start()
+        s3 = S3Server(state).start()
         demo_settings = replace(
             settings,
             config_dir=temp_dir / "config",
@@ -136,12 +173,15 @@ def start_demo(settings: Settings) -> DemoContext:
             read_timeout=5.0,
         )
     except BaseException:
-        if server is not None:
-            with contextlib.suppress(Exception):
-                server.stop()
+        for started in (s3, server):
+            if started is not None:
+                with contextlib.suppress(Exception):
+                    started.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
         raise
-    demo = DemoContext(server=server, service=service, settings=demo_settings, temp_dir=temp_dir)
+    demo = DemoContext(
+        server=server, service=service, settings=demo_settings, temp_dir=temp_dir, s3=s3
+    )
     # A safety net: a demo nobody stopped still leaves no folder and no thread behind.
     atexit.register(demo.stop)
     return demo
@@ -157,6 +197,17 @@ class Backend:
     cache: JobCache
     demo: DemoContext | None = None
     _names: NameDirectory | None = field(default=None, init=False, repr=False)
+    _objects: ExportObjects | None = field(default=None, repr=False)
+
+    @property
+    def objects(self) -> ExportObjects:
+        """The export files in S3 (verify, fetch); built on first use."""
+        if self._objects is None:
+            demo = self.demo
+            self._objects = (
+                make_demo_objects(demo) if demo is not None else make_objects(self.settings)
+            )
+        return self._objects
 
     @property
     def names(self) -> NameDirectory:
@@ -177,7 +228,26 @@ class Backend:
         self.close()
 
 
-def open_backend(settings: Settings, *, service: ExportService | None = None) -> Backend:
+def audit(service: ExportService, settings: Settings) -> ExportService:
+    """The service with every start and cancel in the trail (wmtui.core.trail): the one place
+    the app, `start`, `cancel` and `export-org` all come through."""
+    from wmtui.core.trail import AuditedService, Trail, trail_path
+
+    profile = getattr(service, "profile", None)
+    return AuditedService(
+        service,
+        Trail(trail_path(settings.data_dir)),
+        profile=profile if isinstance(profile, str) else settings.profile,
+        endpoint_url=settings.endpoint_url,
+    )
+
+
+def open_backend(
+    settings: Settings,
+    *,
+    service: ExportService | None = None,
+    objects: ExportObjects | None = None,
+) -> Backend:
     """The service and store for `settings`; for `settings.demo`, the demo's throwaway ones.
 
     `service` replaces the one that would be built (tests, screenshots). Nothing is read
@@ -191,12 +261,17 @@ def open_backend(settings: Settings, *, service: ExportService | None = None) ->
             service = demo.service
     if service is None:
         service = make_service(settings)
+    audited = audit(service, settings)
+    if demo is not None and demo.service is service:
+        demo.service = audited
+    service = audited
     return Backend(
         settings=settings,
         service=service,
         watchlist=WatchList(watchlist_path(settings.config_dir)),
         cache=JobCache(jobs_cache_path(settings.cache_dir)),
         demo=demo,
+        _objects=objects,
     )
 
 

@@ -7,9 +7,15 @@ is the real one. Nothing here knows boto3 exists.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wmtui.core.models import ExportJob, JobKey, Mailbox, Organization, StartRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+    from datetime import datetime
+
+    from wmtui.core.verification import Verification
 
 
 class ErrorKind(StrEnum):
@@ -141,4 +147,38 @@ class ExportService(Protocol):
     def presign_url(self, job: ExportJob, expires_in: int) -> str:
         """An HTTPS URL that downloads the job's export from S3 for `expires_in` seconds,
         signed locally (no call is made). INVALID_PARAMETER when the job has no S3 path yet."""
+        ...
+
+
+class ExportObjects(Protocol):
+    """The export files in S3 and the mailboxes' sizes (`wmtui.aws.s3.Boto3ExportObjects`).
+
+    Safe to call from several threads. A check's finding about the object (missing,
+    forbidden, throttled) is a Verification; ServiceError only for the caller's credentials
+    or configuration, which every other check would meet too.
+    """
+
+    def check(
+        self,
+        job: ExportJob,
+        *,
+        mailbox_size_mb: float | None = None,
+        clock: Callable[[], datetime] = ...,
+    ) -> Verification:
+        """HeadObject on the job's export, judged (wmtui.core.verification.judge)."""
+        ...
+
+    def check_many(
+        self,
+        jobs: Iterable[ExportJob],
+        *,
+        mailbox_sizes: Mapping[JobKey, float] | None = None,
+        clock: Callable[[], datetime] = ...,
+        on_result: Callable[[ExportJob, Verification], None] | None = None,
+    ) -> dict[JobKey, Verification]:
+        """Every COMPLETED job's check, in parallel."""
+        ...
+
+    def mailbox_size_mb(self, region: str, organization_id: str, entity_id: str) -> float | None:
+        """GetMailboxDetails' MailboxSize (MB); None when the service gives none."""
         ...

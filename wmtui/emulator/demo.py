@@ -101,7 +101,21 @@ def build_demo_state(
         org_id = state.add_organization(alias, region=DEMO_REGION)
         entity_ids = _add_mailboxes(state, org_id, mailboxes, rng)
         _add_jobs(state, org_id, entity_ids, jobs, rng)
+    _spoil_two_exports(state)
     return state
+
+
+def _spoil_two_exports(state: EmulatorState) -> None:
+    """In S3, one COMPLETED export of the first organization is missing and one is encrypted
+    with another KMS key: what verification is there to find."""
+    from wmtui.emulator.s3 import objects_of
+
+    if not state.organization_ids:
+        return
+    completed = [job for job in state.jobs(state.organization_ids[0]) if job.state == "COMPLETED"]
+    store = objects_of(state)
+    for job, how in zip(completed[2:6:3], ("missing", "wrong-key"), strict=False):
+        store.spoil_job(job, how)
 
 
 def _add_mailboxes(state: EmulatorState, org_id: str, count: int, rng: random.Random) -> list[str]:
@@ -378,8 +392,18 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     except OSError as exc:
         print(f"wmtui emulator: cannot listen on 127.0.0.1:{server.port}: {exc}", file=sys.stderr)
         return 255
+    from wmtui.emulator.s3 import S3Server
+
+    s3 = S3Server(state, latency=lambda: server.latency_ms)
+    try:
+        s3.start()
+    except OSError as exc:
+        server.stop()
+        print(f"wmtui emulator: cannot listen for S3 on 127.0.0.1: {exc}", file=sys.stderr)
+        return 255
     try:
         print(f"endpoint: {server.endpoint_url}")
+        print(f"s3 endpoint: {s3.endpoint_url} (AWS_ENDPOINT_URL_S3)")
         print(f"region: {DEMO_REGION}")
         for org_id in state.organization_ids:
             org = state.organization(org_id)
@@ -395,5 +419,6 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         while not stop.wait(0.5):
             pass
     finally:
+        s3.stop()
         server.stop()
     return 0

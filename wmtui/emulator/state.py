@@ -25,6 +25,7 @@ from wmtui.emulator.directory import (
     EmulatedOrganization,
 )
 from wmtui.emulator.jobs import FAILURE_REASONS, JOB_STATES, EmulatedJob, StartRecord, s3_path
+from wmtui.emulator.s3 import get_mailbox_details
 from wmtui.emulator.wire import (
     ACCOUNT_ID,
     DEFAULT_PAGE_SIZE,
@@ -214,6 +215,25 @@ class EmulatorState(EmulatedDirectory):
                 if record.organization_id == organization_id:
                     out.setdefault(record.entity_id, []).append(record.job_id)
             return out
+
+    def export_of(self, bucket: str, key: str) -> EmulatedJob | None:
+        """The job whose export is s3://bucket/key (S3Path with or without the bucket),
+        settled now; None if there is none. What the emulator's S3 serves from."""
+        with self._lock:
+            now = self.clock.now()
+            for jobs in self._jobs.values():
+                for job_id, job in jobs.items():
+                    if job.s3_bucket_name != bucket:
+                        continue
+                    if job.s3_path == key or job.s3_path == f"{bucket}/{key}":
+                        job = jobs[job_id] = job.settled(now)
+                        return job
+        return None
+
+    def has_export_bucket(self, bucket: str) -> bool:
+        with self._lock:
+            every = (job for jobs in self._jobs.values() for job in jobs.values())
+            return any(job.s3_bucket_name == bucket for job in every)
 
     # ----------------------------------------------------------------- internals
 
@@ -429,5 +449,6 @@ _OPERATIONS: dict[str, _Handler] = {
     "ListResources": EmulatorState.list_resources,
     "DescribeUser": EmulatorState.describe_user,
     "DescribeResource": EmulatorState.describe_resource,
+    "GetMailboxDetails": get_mailbox_details,
 }
 IMPLEMENTED_OPERATIONS: frozenset[str] = frozenset(_OPERATIONS)
