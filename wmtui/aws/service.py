@@ -120,6 +120,9 @@ class Boto3ExportService:
         self._s3_clients: dict[tuple[str, str], tuple[int, S3Client]] = {}
         # Bumped when credentials failed, so parallel failures reset the session only once.
         self._generation = 0
+        # STS's answer for the trail: asked once per session.
+        self._caller: str | None = None
+        self._caller_asked = False
 
     # -- what we talk to ---------------------------------------------------------------
 
@@ -514,3 +517,37 @@ class Boto3ExportService:
                 self._forget_credentials(generation)
             raise error from exc
         return url
+
+    # -- who we are --------------------------------------------------------------------
+
+    def caller_arn(self) -> str | None:
+        """STS GetCallerIdentity's ARN, asked once (for the trail); None when it cannot be
+        known. Never raises. With an endpoint URL (an emulator) STS is asked only where
+        AWS_ENDPOINT_URL_STS or AWS_ENDPOINT_URL points: never real AWS by surprise."""
+        with self._lock:
+            if self._caller_asked:
+                return self._caller
+        arn: str | None = None
+        aimed = os.environ.get("AWS_ENDPOINT_URL_STS") or os.environ.get("AWS_ENDPOINT_URL")
+        if self._endpoint_url is None or aimed:
+            try:
+                from botocore.config import Config
+
+                with self._lock:
+                    session = self._session_locked()
+                client = session.client(
+                    "sts",
+                    region_name=self.default_region or "us-east-1",
+                    config=Config(
+                        retries={"mode": "standard", "total_max_attempts": 1},
+                        connect_timeout=min(self._connect_timeout, 3.0),
+                        read_timeout=min(self._read_timeout, 5.0),
+                    ),
+                )
+                found = client.get_caller_identity().get("Arn")
+                arn = found if isinstance(found, str) and found else None
+            except Exception:
+                arn = None  # the trail says null; the action goes ahead
+        with self._lock:
+            self._caller, self._caller_asked = arn, True
+        return arn

@@ -36,6 +36,7 @@ _OVERRIDES: Mapping[str, Callable[[Any], tuple[str, object]]] = {
     "read_only": lambda v: ("read_only", bool(v)),
     "no_bell": lambda v: ("bell", not v),
     "demo": lambda v: ("demo", bool(v)),
+    "notify_command": lambda v: ("notify_command", v),
 }
 
 

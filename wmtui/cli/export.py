@@ -26,6 +26,7 @@ from wmtui.cli.errors import (
     CliError,
 )
 from wmtui.cli.jobs import remember_jobs
+from wmtui.cli.notifications import tell_export_finished
 from wmtui.cli.output import PROG, mailbox_text, note, plain, say
 from wmtui.cli.signals import set_signal_handlers
 from wmtui.core.display import precise_span
@@ -391,6 +392,7 @@ def cmd_export_org(args: argparse.Namespace, backend: Backend) -> int:
                 )
             watcher.close()
             _export_summary(export, progress)
+            tell_export_finished(backend, export, progress)
             return _export_outcome(progress, stop, watcher, once=args.once)
     except ExportStateError as exc:
         if watcher is not None:

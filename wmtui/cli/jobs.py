@@ -14,6 +14,7 @@ from typing import Any
 
 from wmtui.cli.arguments import keys_from_args
 from wmtui.cli.errors import EXIT_OK
+from wmtui.cli.notifications import job_events, send_events
 from wmtui.cli.output import (
     PROG,
     error_line,
@@ -34,6 +35,7 @@ from wmtui.core.display import (
     state_word,
 )
 from wmtui.core.models import ExportJob, JobKey, Mailbox
+from wmtui.core.notify import ended as job_ended
 from wmtui.core.service import ServiceError
 from wmtui.factory import Backend
 
@@ -225,6 +227,8 @@ class StatusReport:
     # Where reading failed: no point asking those for names as well.
     all_failed: bool = False
     failed_orgs: frozenset[tuple[str, str]] = frozenset()
+    # Jobs this refresh saw end (RUNNING in the cache, final now): for notifications.
+    ended: tuple[ExportJob, ...] = ()
 
 
 def refresh_once(backend: Backend) -> StatusReport:
@@ -291,6 +295,9 @@ def refresh_once(backend: Backend) -> StatusReport:
         exit_code=max(codes, default=EXIT_OK),
         all_failed=result.global_error is not None,
         failed_orgs=frozenset(result.org_errors),
+        ended=tuple(
+            merged.get(k, job) for k, job in result.jobs.items() if job_ended(known.get(k), job)
+        ),
     )
 
 
@@ -304,6 +311,7 @@ def cmd_status(args: argparse.Namespace, backend: Backend) -> int:
                 wanted.setdefault((key.region, key.organization_id), []).append(job.entity_id)
         learn_names(backend, wanted, skip=report.failed_orgs)
     name_of = name_lookup(backend)
+    send_events(backend, job_events(backend, report.ended, name_of))
     if args.json:
         jobs = []
         for key in report.watched:

@@ -51,6 +51,9 @@ class Settings:
     presign_expiry: int = DEFAULT_PRESIGN_EXPIRY
     # WorkMail's end of support: the deadline the coverage screen and `wmtui coverage` count to.
     end_of_support: date = END_OF_SUPPORT
+    # A program run once per event with the event as JSON on stdin (wmtui.core.notify).
+    notify_command: str | None = None
+    toasts: bool = True  # the app's pop-up notices of finished exports
     warnings: tuple[str, ...] = ()  # problems found while loading, for the user to see
 
 
@@ -65,6 +68,8 @@ _FILE_KEYS = (
     "read_only",
     "presign_expiry",
     "end_of_support",
+    "notify_command",
+    "toasts",
 )
 # Tables other parts of wmtui may read from config.toml one day; not an error.
 _TOLERATED_TABLES = ("ui",)
@@ -81,6 +86,8 @@ _ENV_NAMES: dict[str, tuple[str, ...]] = {
     "bell": ("WMTUI_BELL",),
     "presign_expiry": ("WMTUI_PRESIGN_EXPIRY",),
     "end_of_support": ("WMTUI_END_OF_SUPPORT",),
+    "notify_command": ("WMTUI_NOTIFY_COMMAND",),
+    "toasts": ("WMTUI_TOASTS",),
 }
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -180,6 +187,19 @@ def _as_date(value: object) -> date:
     raise _Rejected("expected a date such as 2027-03-31")
 
 
+def _as_command(value: object) -> str:
+    import shlex
+
+    text = _as_name(value)
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise _Rejected(f"cannot be split into words ({exc})") from None
+    if not words:
+        raise _Rejected("names no program")
+    return text
+
+
 _PARSERS: dict[str, Callable[[object], object]] = {
     "profile": _as_name,
     "region": _as_region,
@@ -191,6 +211,8 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "demo": _as_bool,
     "presign_expiry": _as_expiry,
     "end_of_support": _as_date,
+    "notify_command": _as_command,
+    "toasts": _as_bool,
 }
 
 

@@ -1,0 +1,84 @@
+"""The commands' side of notifications: the notifier for a backend, and its problems on stderr.
+
+`status` tells the jobs its refresh saw end, `export-org` an export that finished, `verify`
+an export whose object is not right; the policy (what an event is, once only, the time
+limit) lives in wmtui.core.notify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from wmtui.cli.output import PROG, note, plain
+from wmtui.core.models import ExportJob, JobKey, Mailbox
+from wmtui.core.notify import (
+    Event,
+    Notifier,
+    job_event,
+    notify_state_path,
+    org_export_event,
+    problems,
+)
+
+if TYPE_CHECKING:
+    from wmtui.core.export import ExportProgress, OrgExport
+    from wmtui.factory import Backend
+
+
+def notifier_for(backend: Backend) -> Notifier:
+    settings = backend.settings
+    return Notifier(settings.notify_command, notify_state_path(settings.data_dir))
+
+
+def profile_of(backend: Backend) -> str | None:
+    profile = getattr(backend.service, "profile", None)
+    return profile if isinstance(profile, str) else backend.settings.profile
+
+
+def send_events(backend: Backend, events: Iterable[Event]) -> None:
+    """Run the notify_command for each new event; each problem is one warning line."""
+    wanted = list(events)
+    if not wanted or not backend.settings.notify_command:
+        return
+    for problem in problems(notifier_for(backend).send(wanted)):
+        note(f"{PROG}: warning: {plain(problem)}")
+
+
+def job_events(
+    backend: Backend,
+    jobs: Iterable[ExportJob],
+    name_of: Callable[[JobKey, ExportJob | None], Mailbox | None] | None = None,
+) -> list[Event]:
+    """The events of jobs that have just ended (COMPLETED, FAILED, CANCELLED)."""
+    profile = profile_of(backend)
+    events: list[Event] = []
+    for job in jobs:
+        mailbox = name_of(job.key, job) if name_of is not None else None
+        shown = (mailbox.email or mailbox.name) if mailbox is not None else None
+        event = job_event(job, profile=profile, mailbox=shown)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def tell_export_finished(backend: Backend, export: OrgExport, progress: ExportProgress) -> None:
+    """org_export_finished, once per export, when every mailbox is done, failed or skipped."""
+    if not progress.finished:
+        return
+    spec = export.spec
+    event = org_export_event(
+        export.export_id,
+        region=spec.region,
+        organization_id=spec.organization_id,
+        state="FAILED" if progress.failed else "COMPLETED",
+        s3_uri=f"s3://{spec.bucket}/{spec.prefix}",
+        counts={
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "skipped": progress.skipped,
+        },
+        profile=profile_of(backend),
+    )
+    send_events(backend, [event])
