@@ -7,14 +7,17 @@ import contextlib
 import sys
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
 
 from wmtui.cli.arguments import refuse_if_read_only, resolve_region
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_CONFIGURATION, EXIT_OK, CliError
 from wmtui.cli.output import mailbox_text, note, plain, say
 from wmtui.core.display import compact_timestamp, precise_span
+from wmtui.core.limits import limit_explanation
 from wmtui.core.models import (
     JobKey,
     JobState,
+    Mailbox,
     StartRequest,
     ValidationError,
     validate_entity_id,
@@ -51,6 +54,8 @@ def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
     try:
         key = backend.service.start_job(region, organization, request)
     except ServiceError as exc:
+        if exc.kind is ErrorKind.LIMIT_EXCEEDED:
+            _explain_limit(backend, region, organization, request, exc)
         if exc.kind.is_transient or exc.kind is ErrorKind.OTHER:
             # The request may have reached the service: the same token cannot start a twin.
             exc.fix = (exc.fix + "; " if exc.fix else "") + (
@@ -73,19 +78,40 @@ def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
     return EXIT_OK
 
 
+def _explain_limit(
+    backend: Backend, region: str, organization: str, request: StartRequest, error: ServiceError
+) -> None:
+    """Name the rule that refused the start (one ListMailboxExportJobs; on failure the
+    service's own words stay)."""
+    try:
+        jobs = backend.service.list_jobs(region, organization)
+    except ServiceError:
+        return
+    # The mailbox as typed may be a name or an email; the jobs carry entity IDs.
+    mailbox = _mailbox(backend, region, organization, request.entity_id)
+    ids = {request.entity_id} | ({mailbox.entity_id} if mailbox is not None else set())
+    error.message, error.fix = limit_explanation(jobs, ids, datetime.now(UTC))
+
+
 def _who(backend: Backend, region: str, organization: str, request: StartRequest) -> str:
     """The mailbox as a person knows it: "Alice Smith <alice@example.com> (entity id)".
 
     The names cache first, else one DescribeUser/DescribeResource (which take an ID, a user
     name or an email, as the start did); a failure leaves just what was typed."""
-    names = backend.names
-    mailbox = names.lookup(region, organization, request.entity_id)
-    if mailbox is None:
-        # The job started; its name is a nicety.
-        with contextlib.suppress(ServiceError):
-            names.resolve_missing(backend.service, region, organization, [request.entity_id])
-        mailbox = names.lookup(region, organization, request.entity_id)
+    mailbox = _mailbox(backend, region, organization, request.entity_id)
     return mailbox_text(mailbox, request.entity_id)
+
+
+def _mailbox(backend: Backend, region: str, organization: str, typed: str) -> Mailbox | None:
+    """The mailbox `typed` names (an ID, a user name or an email): the names cache first, else
+    one DescribeUser/DescribeResource; None when that fails (a name is a nicety)."""
+    names = backend.names
+    mailbox = names.lookup(region, organization, typed)
+    if mailbox is None:
+        with contextlib.suppress(ServiceError):
+            names.resolve_missing(backend.service, region, organization, [typed])
+        mailbox = names.lookup(region, organization, typed)
+    return mailbox
 
 
 def _confirm(question: str) -> bool:
@@ -102,6 +128,19 @@ def cmd_cancel(args: argparse.Namespace, backend: Backend) -> int:
     key = JobKey(
         region, validate_organization_id(args.organization_id), validate_job_id(args.job_id)
     )
+    # Read first: cancelling a cancelled job succeeds without a word from the service, and
+    # a person should hear that it was already so (and why a finished one cannot be).
+    job = backend.service.describe_job(key)
+    if job.state is JobState.CANCELLED:
+        say(f"already cancelled: {plain(key)}")
+        return EXIT_OK
+    if job.state.is_final:
+        raise CliError(
+            f"job {key.job_id} is {plain(job.raw_state or job.state.value)}: only a RUNNING "
+            "export can be cancelled",
+            "nothing to do",
+            EXIT_BAD_PARAMETERS,
+        )
     if not args.yes:
         if not sys.stdin.isatty():
             raise CliError(
@@ -155,9 +194,20 @@ def cmd_presign(args: argparse.Namespace, backend: Backend) -> int:
     url = backend.service.presign_url(job, expires)
     say(url)
     until = datetime.now(UTC).timestamp() + expires
-    note(
+    text = (
         f"{job.s3_uri}: valid for {precise_span(expires)} (until "
-        f"{compact_timestamp(datetime.fromtimestamp(until, UTC))}) for anyone who has the URL. "
-        "Signed with temporary credentials (SSO, a role), it stops working when they expire."
+        f"{compact_timestamp(datetime.fromtimestamp(until, UTC))}) for anyone who has the URL."
     )
+    if signed_with_temporary_credentials(url):
+        text += (
+            " Signed with temporary credentials (SSO, a role): it stops working when they expire."
+        )
+    note(text)
     return EXIT_OK
+
+
+def signed_with_temporary_credentials(url: str) -> bool:
+    """Whether a presigned URL carries a session token: only temporary credentials have one,
+    and the URL dies with them."""
+    query = parse_qs(urlsplit(url).query)
+    return any(name.lower() == "x-amz-security-token" for name in query)

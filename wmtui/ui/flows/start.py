@@ -60,7 +60,9 @@ def start_refusal(label: str, error: ServiceError | None) -> str:
     """What to tell a person whose start was refused (the limits spelled out for LimitExceeded)."""
     if error is None:
         return f"The export of {label} was not started: the service sent back no job ID."
-    text = f"The export of {label} was not started: {sanitize(error.message, limit=300)}"
+    # The service's own message may end with a period; the text adds its own.
+    said = sanitize(error.message, limit=300).rstrip(". ")
+    text = f"The export of {label} was not started: {said}"
     if error.kind is ErrorKind.LIMIT_EXCEEDED:
         text += f". {LIMITS_NOTE}: wait for a running export to end (or for the 24 hours)"
         return text + "."

@@ -1,0 +1,188 @@
+"""What a new user tripped over (issue 16, part 2): each fix, as the user would see it."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from wmtui.cli import main
+from wmtui.cli.operations import signed_with_temporary_credentials
+from wmtui.core.limits import limit_explanation
+from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.emulator.server import EmulatorServer
+from wmtui.emulator.state import EmulatorClock, EmulatorState
+
+ORG = "m-0123456789abcdef0123456789abcdef"
+ROLE = "arn:aws:iam::123456789012:role/WorkMailExport"
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.fixture
+def world(aws_credentials: None) -> Iterator[EmulatorServer]:
+    """One organization, a job in each final state and a running one; time stands still."""
+    state = EmulatorState(clock=EmulatorClock(manual=True), failure_rate=0)
+    state.add_organization("example", ORG)
+    alice = state.add_mailbox(ORG, "alice")
+    bob = state.add_mailbox(ORG, "bob")
+    state.add_mailbox(ORG, "carol")
+    state.add_job(ORG, alice, state="RUNNING", progress=40, job_id="job-running")
+    state.add_job(ORG, bob, state="COMPLETED", started_ago=timedelta(hours=2), job_id="job-done")
+    with EmulatorServer(state) as server:
+        yield server
+
+
+def where(server: EmulatorServer) -> list[str]:
+    return ["--endpoint-url", server.endpoint_url, "--region", "us-east-1"]
+
+
+# --- errors are one line -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "help_of"),
+    [(["--bogus"], "wmtui"), (["start", ORG], "wmtui start"), (["list", "--jsn"], "wmtui")],
+)
+def test_a_bad_command_line_is_one_line_with_a_hint_to_help(
+    argv: list[str], help_of: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 252
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{help_of}: error: ")
+    assert f"(see `{help_of} --help`)" in err and "usage:" not in err
+
+
+# --- the region, the same way in every command ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list"],
+        ["list", "--json"],
+        ["status"],
+        ["add", ORG, "job-1"],
+        ["remove", ORG, "job-1"],
+        ["presign", ORG, "job-1"],
+        ["cancel", ORG, "job-1", "--yes"],
+    ],
+)
+def test_a_region_without_workmail_is_refused_by_every_command(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--region", "us-east-2", *argv]) == 252
+    assert "invalid region us-east-2" in capsys.readouterr().err
+
+
+# --- presign says "temporary" only when it is -------------------------------------------
+
+
+def test_presign_names_temporary_credentials_only_when_the_url_carries_a_session_token(
+    world: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*where(world), "presign", ORG, "job-done"]) == 0
+    captured = capsys.readouterr()
+    assert "X-Amz-Security-Token" not in captured.out
+    assert "temporary" not in captured.err and "anyone who has the URL" in captured.err
+
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-session-token")
+    assert main([*where(world), "presign", ORG, "job-done"]) == 0
+    captured = capsys.readouterr()
+    assert "X-Amz-Security-Token" in captured.out
+    assert "Signed with temporary credentials" in captured.err
+
+
+def test_a_session_token_in_any_case_counts() -> None:
+    assert signed_with_temporary_credentials("https://b.s3/x.zip?x-amz-security-token=t&a=1")
+    assert not signed_with_temporary_credentials("https://b.s3/x.zip?X-Amz-Signature=s")
+
+
+# --- cancel says what was already so ------------------------------------------------------
+
+
+def test_cancelling_a_cancelled_job_says_it_was_already_cancelled(
+    world: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [*where(world), "cancel", ORG, "job-running", "--yes"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("cancelled: ")
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("already cancelled: ")
+
+
+def test_cancelling_a_finished_job_is_refused_before_any_question(
+    world: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "y")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main([*where(world), "cancel", ORG, "job-done"]) == 252
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is COMPLETED: only a RUNNING export" in err
+    assert asked == [] and world.state.job(ORG, "job-done").state == "COMPLETED"
+
+
+# --- a refused start names the rule ---------------------------------------------------------
+
+
+def _start(server: EmulatorServer, mailbox: str) -> list[str]:
+    return [
+        *where(server),
+        "start",
+        ORG,
+        mailbox,
+        "--bucket",
+        "wm-export",
+        "--prefix",
+        "exports",
+        "--role-arn",
+        ROLE,
+        "--kms-key-arn",
+        KMS,
+    ]
+
+
+def test_a_mailbox_exported_today_names_the_24_hour_rule_and_when_it_is_eligible(
+    world: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_start(world, "bob")) == 254
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "at most once per 24 hours" in err and "job-done" in err
+    # bob's export started two hours ago: 22 hours to go.
+    assert re.search(r"exported again from \S+ \S+, in 2[12]h", err)
+    assert "wait for running exports to end" not in err
+
+
+def test_the_running_limit_is_named_as_such() -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    running = [
+        ExportJob(
+            key=JobKey("us-east-1", ORG, f"job-{n}"),
+            state=JobState.RUNNING,
+            entity_id=f"e-{n}",
+            start_time=now - timedelta(minutes=5),
+        )
+        for n in range(10)
+    ]
+    said, fix = limit_explanation(running, {"someone-else"}, now)
+    assert said.startswith("10 exports are running") and "at most 10 at once" in said
+    assert "once one of them has ended" in fix
+    said, _ = limit_explanation(running, {"e-3"}, now)
+    assert "24 hours" in said and "job-3" in said
+
+
+def test_the_app_says_a_refused_start_with_one_period_between_sentences() -> None:
+    from wmtui.core.service import ErrorKind, ServiceError
+    from wmtui.ui.flows.start import start_refusal
+
+    error = ServiceError(
+        ErrorKind.LIMIT_EXCEEDED,
+        "the export limit is reached: at most 10 can run at the same time.",
+        "wait",
+    )
+    text = start_refusal("alice", error)
+    assert "at the same time. WorkMail runs" in text and ".." not in text

@@ -1,0 +1,65 @@
+"""Why WorkMail refused to start an export (LimitExceededException), in words a person can act on.
+
+The service sends one error code for two rules: at most 10 exports running per organization, and
+one export per mailbox per 24 hours. The organization's jobs (ListMailboxExportJobs) say which
+rule it was, and when the mailbox may be exported again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from wmtui.core.display import compact_timestamp, short_span
+from wmtui.core.export.planning import RECENT_EXPORT_WINDOW
+from wmtui.core.models import ExportJob, JobState
+
+# WorkMail's own limit of exports running at once in one organization.
+MAX_RUNNING_PER_ORGANIZATION = 10
+LIMITS_NOTE = (
+    "WorkMail runs at most 10 exports at once per organization and one export per mailbox"
+    " per 24 hours"
+)
+
+
+def eligible_again_at(
+    jobs: Iterable[ExportJob], entity_ids: Collection[str], now: datetime
+) -> tuple[ExportJob, datetime] | None:
+    """The mailbox's export that holds the 24-hour rule, and when the rule lets it go again;
+    None when no RUNNING or COMPLETED export of it started within the last 24 hours."""
+    latest: tuple[ExportJob, datetime] | None = None
+    for job in jobs:
+        if (
+            job.entity_id not in entity_ids
+            or job.state not in (JobState.RUNNING, JobState.COMPLETED)
+            or job.start_time is None
+        ):
+            continue
+        free = job.start_time + RECENT_EXPORT_WINDOW
+        if free > now and (latest is None or free > latest[1]):
+            latest = (job, free)
+    return latest
+
+
+def limit_explanation(
+    jobs: Iterable[ExportJob], entity_ids: Collection[str], now: datetime
+) -> tuple[str, str]:
+    """(what happened, what to do) for a refused start, from the organization's jobs."""
+    jobs = list(jobs)
+    held = eligible_again_at(jobs, entity_ids, now)
+    if held is not None:
+        job, free = held
+        wait = (free - now).total_seconds()
+        return (
+            "WorkMail exports a mailbox at most once per 24 hours, and this one was exported "
+            f"by job {job.job_id} ({job.state.value}, started {compact_timestamp(job.start_time)})",
+            f"it can be exported again from {compact_timestamp(free)}, in {short_span(wait)}",
+        )
+    running = sum(1 for job in jobs if job.state is JobState.RUNNING)
+    if running >= MAX_RUNNING_PER_ORGANIZATION:
+        return (
+            f"{running} exports are running in the organization, and WorkMail runs at most "
+            f"{MAX_RUNNING_PER_ORGANIZATION} at once",
+            "start it again once one of them has ended",
+        )
+    return (f"the export limit is reached: {LIMITS_NOTE}", "wait for a running export to end")
