@@ -142,13 +142,13 @@ def state_file() -> Path:
 def rounds(
     world: World, capsys: pytest.CaptureFixture[str], *extra: str, limit: int = 40
 ) -> list[tuple[int, str, str]]:
-    """`export-org --once` until it exits with something other than "not finished"."""
+    """`export-org --once` until it exits with something other than 75 ("not finished")."""
     seen: list[tuple[int, str, str]] = []
     for _ in range(limit):
         code = main(world.export_argv("--once", *extra))
         captured = capsys.readouterr()
         seen.append((code, captured.out, captured.err))
-        if code != 0 or "Not finished" not in captured.err:
+        if code != 75:
             return seen
         world.state.clock.advance(ROUND)
     raise AssertionError(f"not finished after {limit} rounds: {seen[-1]}")
@@ -191,7 +191,7 @@ def test_once_rounds_export_every_mailbox_once_within_the_cap(
 
 
 def test_max_running_caps_the_export(world: World, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(world.export_argv("--once", "--max-running", "3")) == 0
+    assert main(world.export_argv("--once", "--max-running", "3")) == 75
     assert "3 running · 27 queued" in capsys.readouterr().err
     assert len(world.started()) == 3
 
@@ -275,7 +275,7 @@ def test_selector_files_that_cannot_be_used_are_refused(
 
     only = tmp_path / "only.txt"
     only.write_text("user00\nnobody@acme.awsapps.com  # left last year\n")
-    assert main(small_world.export_argv("--once", "--only", str(only))) == 0
+    assert main(small_world.export_argv("--once", "--only", str(only))) == 75
     err = capsys.readouterr().err
     assert "--only names 1 mailbox(es) the organization does not have: " in err
     assert "nobody@acme.awsapps.com" in err and "0/1 done · 1 running" in err
@@ -316,7 +316,7 @@ def test_on_a_terminal_progress_is_one_updating_line(
 ) -> None:
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    assert main(small_world.export_argv("--once")) == 0
+    assert main(small_world.export_argv("--once")) == 75
     shown = terminal.getvalue()
     assert shown.startswith("\r\x1b[K0/5 done · 4 running")
     # The line is ended once, when the command is done with it.

@@ -20,6 +20,7 @@ from wmtui.cli.errors import (
     EXIT_BAD_PARAMETERS,
     EXIT_CONFIGURATION,
     EXIT_INTERRUPTED,
+    EXIT_MORE_TO_DO,
     EXIT_OK,
     EXIT_SERVICE,
     EXIT_TERMINATED,
@@ -443,5 +444,8 @@ def _export_outcome(
         note("Stopped; the state is saved. Run the same command again to resume.")
         return stop.exit_code
     if once:
-        note("Not finished: run the same command again (cron) to go on.")
+        note(
+            f"Not finished: run the same command again (cron) to go on (exit {EXIT_MORE_TO_DO})."
+        )
+        return EXIT_MORE_TO_DO
     return EXIT_OK

@@ -184,7 +184,8 @@ def _add_organization_commands(add_command: AddCommand) -> None:
         "24 hours and retrying failed ones a few times. Every job joins the watch list. The "
         "state is saved as it goes: after Ctrl+C, a crash or a reboot, run the same command "
         "again and it resumes without starting any mailbox twice. Exit codes: 0 every mailbox "
-        "done or skipped, 254 some failed after retries, 130/143 stopped (resumable).",
+        "done or skipped, 75 --once left work to do (run it again), 254 some failed after "
+        "retries, 130/143 stopped (resumable).",
     )
     export_org.add_argument("organization_id", metavar="ORG_ID")
     export_org.add_argument("--bucket", required=True, help="S3 bucket name")
@@ -215,7 +216,8 @@ def _add_organization_commands(add_command: AddCommand) -> None:
     export_org.add_argument(
         "--once",
         action="store_true",
-        help="one round (read the jobs, start what fits) and exit: for cron",
+        help="one round (read the jobs, start what fits) and exit: for cron; exits 75 while "
+        "there is more to do, 0 once everything is done",
     )
 
     report = add_command(
