@@ -15,9 +15,9 @@ from wmtui.core.models import ExportJob, JobKey, Mailbox
 from wmtui.core.notify import (
     Event,
     Notifier,
+    export_finished_event,
     job_event,
     notify_state_path,
-    org_export_event,
     problems,
 )
 
@@ -64,21 +64,6 @@ def job_events(
 
 def tell_export_finished(backend: Backend, export: OrgExport, progress: ExportProgress) -> None:
     """org_export_finished, once per export, when every mailbox is done, failed or skipped."""
-    if not progress.finished:
-        return
-    spec = export.spec
-    event = org_export_event(
-        export.export_id,
-        region=spec.region,
-        organization_id=spec.organization_id,
-        state="FAILED" if progress.failed else "COMPLETED",
-        s3_uri=f"s3://{spec.bucket}/{spec.prefix}",
-        counts={
-            "total": progress.total,
-            "done": progress.done,
-            "failed": progress.failed,
-            "skipped": progress.skipped,
-        },
-        profile=profile_of(backend),
-    )
-    send_events(backend, [event])
+    event = export_finished_event(export, progress, profile=profile_of(backend))
+    if event is not None:
+        send_events(backend, [event])

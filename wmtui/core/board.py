@@ -31,6 +31,8 @@ class BoardChange:
     settled: set[JobKey] = field(default_factory=set)
     # Jobs seen RUNNING in this session that have now COMPLETED or FAILED.
     finished: list[ExportJob] = field(default_factory=list)
+    # Jobs known not final (this session or the cache's) that are final now: notifications.
+    ended: list[ExportJob] = field(default_factory=list)
 
 
 class JobBoard:
@@ -184,6 +186,8 @@ class JobBoard:
                     change.settled.add(key)
                 if old is not None and key in self.fresh and _just_finished(old, job):
                     change.finished.append(job)
+                if old is not None and not old.state.is_final and job.state.is_final:
+                    change.ended.append(job)
                 self.jobs[key] = job
             self.fresh.add(key)
             if self.job_errors.pop(key, None) is not None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wmtui.core.locations import (
     JSONProblem,
@@ -32,6 +32,9 @@ from wmtui.core.locations import (
     write_private_file,
 )
 from wmtui.core.models import ExportJob, JobState, now_utc
+
+if TYPE_CHECKING:
+    from wmtui.core.export import ExportProgress, OrgExport
 
 JOB_COMPLETED = "job_completed"
 JOB_FAILED = "job_failed"
@@ -317,6 +320,30 @@ def org_export_event(
         state=state,
         s3_uri=s3_uri,
         extra={"export_id": export_id, "counts": dict(counts)},
+    )
+
+
+def export_finished_event(
+    export: OrgExport, progress: ExportProgress, *, profile: str | None = None
+) -> Event | None:
+    """org_export_finished once every mailbox is done, failed or skipped; None before."""
+    if not progress.finished:
+        return None
+    spec = export.spec
+    return org_export_event(
+        export.export_id,
+        region=spec.region,
+        organization_id=spec.organization_id,
+        state="FAILED" if progress.failed else "COMPLETED",
+        s3_uri=f"s3://{spec.bucket}/{spec.prefix}",
+        counts={
+            "total": progress.total,
+            "done": progress.done,
+            "failed": progress.failed,
+            "skipped": progress.skipped,
+        },
+        profile=profile,
+        time=progress.at,
     )
 
 

@@ -60,6 +60,8 @@ def _summary(screen: JobsScreen, jobs: Sequence[ExportJob]) -> None:
             shown += f" and {len(who) - SUMMARY_NAMES} more"
         noun = "" if completed else f" export{'s' if len(failed) != 1 else ''}"
         parts.append(f"{len(failed)}{noun} failed: {shown}")
+    if not screen.settings.toasts:
+        return
     screen.notify(
         sanitize(", ".join(parts), limit=300),
         title="Organization export",
@@ -81,11 +83,12 @@ def one_job(screen: JobsScreen, job: ExportJob) -> None:
         if job.error_info:
             message += f": {job.error_info}"
         severity = "error"
-    screen.notify(
-        sanitize(message, limit=300),
-        severity=severity,  # type: ignore[arg-type]
-        markup=False,
-        timeout=NOTIFY_TIMEOUT,
-    )
+    if screen.settings.toasts:
+        screen.notify(
+            sanitize(message, limit=300),
+            severity=severity,  # type: ignore[arg-type]
+            markup=False,
+            timeout=NOTIFY_TIMEOUT,
+        )
     if screen.settings.bell:
         screen.app.bell()

@@ -196,6 +196,13 @@ class WmtuiApp(App[None]):
     async def action_quit(self) -> None:
         self.exit()
 
+    def action_show_trail(self) -> None:
+        """L: the trail of every start and cancel (wmtui.ui.screens.trail)."""
+        from wmtui.core.trail import trail_path
+        from wmtui.ui.screens.trail import TrailScreen
+
+        self.push_screen(TrailScreen(trail_path(self._settings.data_dir)))
+
     # ---- theme ---------------------------------------------------------------------------------
 
     def palette_from_theme(self) -> Palette:

@@ -19,6 +19,7 @@ from wmtui.core.export import ExportSpec, ExportStateError, export_state_path, r
 from wmtui.core.models import JobKey
 from wmtui.ui.flows.start import destination_for, mailbox_count, where_to_start
 from wmtui.ui.messages import ExportJobsStarted
+from wmtui.ui.notifications import export_finished_notifier
 from wmtui.ui.safe_text import safe_text
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
@@ -138,6 +139,7 @@ class ExportOrgFlow:
             stop=stop,
             previous_run=self._runs.get(path),
             palette=screen.palette,
+            on_finished=export_finished_notifier(app, screen.service, screen.settings),
         )
         self._runs[path] = progress.done
         app.push_screen(progress, lambda _: self._stops.discard(stop))

@@ -347,9 +347,12 @@ class ExportProgressScreen(ModalScreen[None]):
         stop: threading.Event | None = None,
         previous_run: threading.Event | None = None,
         palette: Palette | None = None,
+        on_finished: Callable[[OrgExport, ExportProgress], None] | None = None,
     ) -> None:
         super().__init__()
         self.spec = spec
+        # Called in the worker's thread once every mailbox is finished (notifications).
+        self._on_finished = on_finished
         self._service = service
         self.state_path = state_path
         self._clock = clock
@@ -451,6 +454,8 @@ class ExportProgressScreen(ModalScreen[None]):
                     )
                 self.post_message(ExportTicked(progress, events))
                 if progress.finished:
+                    if self._on_finished is not None:
+                        self._on_finished(export, progress)
                     self.post_message(ExportHalted(finished=True))
                     return
                 delay = progress.suggested_delay(self._poll_interval, self._min_interval)
