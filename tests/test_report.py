@@ -71,6 +71,11 @@ def test_rows_from_jobs_with_names_times_and_uris() -> None:
         "Region": REGION,
         "OrganizationId": ORG,
         "Note": None,
+        "MailboxSizeMB": None,
+        "ObjectSize": None,
+        "ETag": None,
+        "Verification": None,
+        "CheckedAt": None,
     }
     assert rows[0]["EndTime"] is None
     assert rows[1]["ErrorInfo"] == "Access Denied"

@@ -159,3 +159,25 @@ def test_the_cache_keeps_verifications_and_reads_files_without_them(tmp_path: Pa
 def test_a_verification_round_trips_through_its_dict() -> None:
     found = judge(completed(), facts(), checked_at=NOW, mailbox_size_mb=12.5)
     assert Verification.from_dict(found.to_dict()) == found
+
+
+def test_the_report_carries_the_proof_in_s3() -> None:
+    from io import StringIO
+
+    from wmtui.core.report import REPORT_COLUMNS, build_report, write_report
+
+    checked = completed(
+        "a", verification=judge(completed(), facts(), checked_at=NOW, mailbox_size_mb=12.5)
+    )
+    unchecked = completed("b")
+    rows = {row["JobId"]: row for row in build_report([checked, unchecked])}
+    assert rows["a"]["Verification"] == "VERIFIED"
+    assert rows["a"]["ObjectSize"] == "5000000" and rows["a"]["ETag"] == '"abc"'
+    assert rows["a"]["MailboxSizeMB"] == "12.5"
+    assert rows["a"]["CheckedAt"] == "2026-12-03T10:00:00Z"
+    assert rows["b"]["Verification"] is None
+    out = StringIO()
+    write_report(list(rows.values()), "csv", out)
+    header = out.getvalue().splitlines()[0].split(",")
+    assert header == list(REPORT_COLUMNS)
+    assert header[-5:] == ["MailboxSizeMB", "ObjectSize", "ETag", "Verification", "CheckedAt"]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wmtui.aws.answers import parse_timestamp
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     import boto3.session
     from types_boto3_s3.client import S3Client
     from types_boto3_workmail.client import WorkMailClient
+
+    from wmtui.core.fetching import FetchResult
 
 __all__ = ["Boto3ExportObjects", "object_location"]
 
@@ -169,9 +172,13 @@ class Boto3ExportObjects:
 
     @contextmanager
     def _calling(self, operation: str, region: str) -> Iterator[None]:
+        """Any botocore exception inside becomes a ServiceError; a local file problem
+        (LocalFileError) passes through."""
+        from wmtui.core.fetching import LocalFileError
+
         try:
             yield
-        except ServiceError:
+        except (ServiceError, LocalFileError):
             raise
         except Exception as exc:
             raise to_service_error(exc, operation, region=region) from exc
@@ -265,6 +272,48 @@ class Boto3ExportObjects:
                     pending.cancel()
                 raise
         return results
+
+    # -- downloads ---------------------------------------------------------------------------
+
+    def download(
+        self,
+        job: ExportJob,
+        folder: Path,
+        facts: ObjectFacts,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FetchResult:
+        """The job's export into `folder` as `<JobId>.zip` (wmtui.aws.download). Raises
+        LocalFileError for a local problem, ServiceError for S3's."""
+        from wmtui.aws.download import download_object
+        from wmtui.core.fetching import target_path
+
+        location = object_location(job)
+        if location is None:
+            raise ServiceError(
+                ErrorKind.INVALID_PARAMETER,
+                f"job {job.job_id} has no S3 path yet",
+                "wait until the export is COMPLETED",
+                operation="GetObject",
+            )
+        bucket, key = location
+        target = target_path(folder, job.job_id)
+        with self._calling("GetObject", job.key.region):
+            try:
+                return download_object(
+                    self._s3(job.key.region), bucket, key, target, facts, progress=progress
+                )
+            except Exception as exc:
+                if _error_code(exc) in _DENIED_CODES:
+                    raise ServiceError(
+                        ErrorKind.ACCESS_DENIED,
+                        f"S3 refused the download of s3://{bucket}/{key}",
+                        f"allow s3:GetObject on arn:aws:s3:::{bucket}/{key} and kms:Decrypt on "
+                        f"{job.kms_key_arn or 'the export KMS key'}",
+                        operation="GetObject",
+                        code=_error_code(exc),
+                    ) from exc
+                raise
 
     # -- GetMailboxDetails -------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ def add_verify_arguments(add_command: Any) -> None:
     verify.add_argument("organization_ids", metavar="ORG_ID", nargs="*")
     verify.add_argument("--all", action="store_true", help="every watched organization")
     verify.add_argument("--json", action="store_true", help="one JSON object per job")
+    from wmtui.cli.fetch import add_fetch_arguments
+
+    add_fetch_arguments(add_command)
 
 
 def _wanted(args: argparse.Namespace, backend: Backend) -> list[JobKey]:

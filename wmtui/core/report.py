@@ -4,9 +4,11 @@
     write_report(rows, "csv", sys.stdout)               # or "json"
 
 Columns: Mailbox, Email, EntityId, JobId, State, S3Uri, StartTime, EndTime (ISO-8601 UTC),
-ErrorInfo, Region, OrganizationId, Note. An `ExportJob` (fresh from the service) says the job's
-state and times; an export's saved state (`ExportSnapshot`) adds the mailboxes that have no
-job (queued, skipped, refused) and the names it saw when it listed the organization.
+ErrorInfo, Region, OrganizationId, Note, and the proof in S3 from the job's last verification:
+MailboxSizeMB, ObjectSize (bytes), ETag, Verification (VERIFIED, MISSING ...), CheckedAt.
+An `ExportJob` (fresh from the service) says the job's state and times; an export's saved
+state (`ExportSnapshot`) adds the mailboxes that have no job (queued, skipped, refused) and
+the names it saw when it listed the organization.
 
 Every value may come from the service or a file: CSV cells that a spreadsheet would run as a
 formula (= + - @, tab, CR) get a leading single quote, and control and format characters
@@ -39,6 +41,12 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "Region",
     "OrganizationId",
     "Note",
+    # Proof in S3 (wmtui verify): the mailbox's size (MB), the object's, its ETag, the outcome.
+    "MailboxSizeMB",
+    "ObjectSize",
+    "ETag",
+    "Verification",
+    "CheckedAt",
 )
 ReportRow = dict[str, str | None]
 ReportFormat = Literal["csv", "json"]
@@ -186,7 +194,25 @@ def _job_row(job: ExportJob, record: MailboxRecord | None, names: Names) -> Repo
         ErrorInfo=error,
         Note=note,
     )
+    row.update(_verification_cells(job))
     return row
+
+
+def _verification_cells(job: ExportJob) -> ReportRow:
+    """The last check of the job's object in S3; empty for a job not COMPLETED or unchecked."""
+    from wmtui.core.verification import verification_of
+
+    found = verification_of(job)
+    if found is None:
+        return {}
+    size = found.mailbox_size_mb
+    return {
+        "MailboxSizeMB": f"{size:g}" if size is not None else None,
+        "ObjectSize": str(found.object_size) if found.object_size is not None else None,
+        "ETag": found.etag,
+        "Verification": found.outcome.value,
+        "CheckedAt": _iso(found.checked_at),
+    }
 
 
 def _escape_controls_visibly(text: str) -> str:

@@ -14,8 +14,10 @@ from wmtui.core.models import ExportJob, JobKey, Mailbox, Organization, StartReq
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from datetime import datetime
+    from pathlib import Path
 
-    from wmtui.core.verification import Verification
+    from wmtui.core.fetching import FetchResult
+    from wmtui.core.verification import ObjectFacts, Verification
 
 
 class ErrorKind(StrEnum):
@@ -181,4 +183,20 @@ class ExportObjects(Protocol):
 
     def mailbox_size_mb(self, region: str, organization_id: str, entity_id: str) -> float | None:
         """GetMailboxDetails' MailboxSize (MB); None when the service gives none."""
+        ...
+
+    def head_object(self, job: ExportJob) -> ObjectFacts | None:
+        """HeadObject on the job's export; None when there is no such object."""
+        ...
+
+    def download(
+        self,
+        job: ExportJob,
+        folder: Path,
+        facts: ObjectFacts,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> FetchResult:
+        """The job's export into `folder` as `<JobId>.zip`, resumably, never overwriting;
+        LocalFileError (wmtui.core.fetching) for a local problem."""
         ...
