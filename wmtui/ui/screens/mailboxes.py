@@ -1,0 +1,360 @@
+"""The mailboxes screen (`m`): every mailbox of an organization in the group an admin acts on.
+
+First paint from what is already in memory (the names cache and the jobs the app knows); a
+worker then reads the organization (mailboxes when the names cache is stale, the jobs of the
+last seven days, the saved organization exports) and the rows are complete. The grouping and
+the deadline are `wmtui.core.coverage`'s; starting goes through `MailboxesFlow` (the jobs
+screen's start path: confirmation, the 10 slots, the 24-hour rule, the watch list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from wmtui.core.coverage import (
+    DISABLED_WHY,
+    CoverageRow,
+    Deadline,
+    Group,
+    SortKey,
+    coverage_rows,
+    eligible_words,
+    filter_rows,
+    group_counts,
+    project_deadline,
+    row_note,
+    size_text,
+    sort_rows,
+)
+from wmtui.core.coverage_read import CoverageData
+from wmtui.core.display import relative_time
+from wmtui.core.models import ExportJob, Mailbox
+from wmtui.core.service import ServiceError
+from wmtui.ui.safe_text import safe_text, sanitize
+
+MAILBOXES_BINDINGS: list[BindingType] = [
+    Binding("escape", "close", "Back", tooltip="Back to the jobs"),
+    Binding("space", "mark", "Mark", tooltip="Mark or unmark the selected mailbox"),
+    Binding("n", "start_marked", "Start", tooltip="Start exports of the marked mailboxes"),
+    Binding("R", "retry_failed", "Retry failed", tooltip="Start again every failed mailbox"),
+    Binding("slash", "filter", "Filter", tooltip="Filter on every column"),
+    Binding("s", "cycle_sort", "Sort", tooltip="Sort by group, name, size, state, age"),
+    Binding("g", "cycle_group", "Group", tooltip="Show one group at a time, or all"),
+    Binding("r", "reload", "Refresh", tooltip="Read the organization's mailboxes and jobs again"),
+]
+COLUMNS: tuple[str, ...] = (
+    " ",
+    "Group",
+    "Mailbox",
+    "Email",
+    "Kind",
+    "On",
+    "Size",
+    "State",
+    "Age",
+    "Note",
+)
+MARK = "●"
+# The group filter's cycle: every group, then each one alone.
+GROUP_CYCLE: tuple[Group | None, ...] = (None, *Group)
+
+
+@dataclass
+class MailboxesSource:
+    """What the screen reads and whom it asks to start exports (the flow gives it)."""
+
+    region: str
+    organization_id: str
+    clock: Callable[[], datetime]
+    end_of_support: date
+    # Memory only, for the first paint: the names cache and the jobs the app knows.
+    cached_mailboxes: Callable[[], Sequence[Mailbox]]
+    known_jobs: Callable[[], Sequence[ExportJob]]
+    # From a worker, given the jobs the app knows: the organization read again (ServiceError).
+    read: Callable[[Sequence[ExportJob]], CoverageData]
+    # Mailboxes waiting to start: entity id -> when it may (None: for a free slot).
+    queued: Callable[[], Mapping[str, datetime | None]]
+    start: Callable[[Sequence[CoverageRow], int], None]
+    read_only: bool = False
+    cutoff: datetime | None = None
+
+
+class CoverageRead(Message):
+    """The worker's answer: the organization's mailboxes and jobs, or why not."""
+
+    def __init__(self, data: CoverageData | None, error: ServiceError | None) -> None:
+        super().__init__()
+        self.data = data
+        self.error = error
+
+
+class MailboxesScreen(Screen[None]):
+    """Every mailbox of one organization, grouped, with the deadline above."""
+
+    DEFAULT_CSS = """
+    MailboxesScreen #mailboxes-title { height: auto; padding: 0 1; }
+    MailboxesScreen #deadline { height: auto; padding: 0 1; border: round $primary; }
+    MailboxesScreen #deadline.-warning { border: round $warning; color: $warning; }
+    MailboxesScreen #mailboxes { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = MAILBOXES_BINDINGS
+
+    def __init__(self, source: MailboxesSource, *, on_deadline: Callable[[Deadline], None]) -> None:
+        super().__init__()
+        self.source = source
+        self.on_deadline = on_deadline
+        self.rows: list[CoverageRow] = []
+        self.shown: list[CoverageRow] = []
+        self.marked: set[str] = set()
+        self.sort_key = SortKey.GROUP
+        self.group_filter: Group | None = None
+        self.filter_text = ""
+        self.deadline: Deadline | None = None
+        self.complete = False
+        self.jobs_seen: list[ExportJob] = []
+        self.mailboxes_seen: list[Mailbox] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="mailboxes-title")
+        yield Static(id="deadline")
+        yield Input(id="mailboxes-filter", placeholder="Filter: name, email, group, state…")
+        yield DataTable(id="mailboxes", cursor_type="row", zebra_stripes=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(*COLUMNS)
+        self.query_one("#mailboxes-filter", Input).display = False
+        self.compute(self.source.cached_mailboxes(), self.source.known_jobs())
+        table.focus()
+        self.action_reload()
+
+    # ---- rows ----------------------------------------------------------------------------------
+
+    def compute(self, mailboxes: Sequence[Mailbox], jobs: Sequence[ExportJob]) -> None:
+        now = self.source.clock()
+        self.jobs_seen = list(jobs)
+        self.mailboxes_seen = list(mailboxes)
+        self.rows = coverage_rows(mailboxes, jobs, now=now, cutoff=self.source.cutoff)
+        self.deadline = project_deadline(
+            self.rows, jobs, now=now, end_of_support=self.source.end_of_support
+        )
+        self.on_deadline(self.deadline)
+        self.show_rows()
+
+    def show_rows(self) -> None:
+        table = self.query_one(DataTable)
+        now = self.source.clock()
+        selected = self.selected_row()
+        groups = [self.group_filter] if self.group_filter is not None else None
+        self.shown = sort_rows(filter_rows(self.rows, self.filter_text, groups), self.sort_key, now)
+        queued = self.source.queued()
+        table.clear()
+        table.add_rows(
+            [self.cells_of(row, now, queued) for row in self.shown],
+        )
+        if selected is not None:
+            index = next(
+                (i for i, r in enumerate(self.shown) if r.entity_id == selected.entity_id), 0
+            )
+            table.move_cursor(row=index, animate=False)
+        self.show_header()
+
+    def cells_of(
+        self, row: CoverageRow, now: datetime, queued: Mapping[str, datetime | None]
+    ) -> list[Text | str]:
+        mailbox, job = row.mailbox, row.job
+        note = row_note(row, now)
+        if row.entity_id in queued:
+            when = queued[row.entity_id]
+            waiting = eligible_words(when, now) if when and when > now else "waiting for a slot"
+            note = f"queued: {waiting}"
+        return [
+            MARK if row.entity_id in self.marked else " ",
+            row.group.value,
+            safe_text(mailbox.label, limit=32),
+            safe_text(mailbox.email or "—", limit=36),
+            row.kind,
+            "yes" if row.enabled else "no",
+            size_text(row.size_mb),
+            safe_text(job.raw_state or job.state.value) if job is not None else "—",
+            relative_time(job.start_time, now) if job is not None else "—",
+            safe_text(note, limit=80),
+        ]
+
+    def show_header(self) -> None:
+        source = self.source
+        counts = group_counts(self.rows)
+        title = Text()
+        title.append("Mailboxes of ", style="bold")
+        title.append(sanitize(source.organization_id), style="bold")
+        title.append(f" ({source.region}) · {len(self.rows)} mailboxes")
+        if not self.complete:
+            title.append(" · reading…", style="dim")
+        title.append("\n")
+        title.append(" · ".join(f"{counts[g]} {g.value}" for g in Group if counts[g]))
+        title.append(f"\nsort: {self.sort_key.value}", style="dim")
+        if self.group_filter is not None:
+            title.append(f" · group: {self.group_filter.value}", style="dim")
+        if self.filter_text:
+            title.append(" · filter: ", style="dim")
+            title.append(sanitize(self.filter_text, limit=20))
+        if self.marked:
+            title.append(f" · {len(self.marked)} marked")
+        self.query_one("#mailboxes-title", Static).update(title)
+        deadline = self.deadline
+        panel = self.query_one("#deadline", Static)
+        if deadline is None:
+            panel.update("")
+            return
+        panel.update(Text("\n".join(deadline.lines())))
+        panel.set_class(deadline.warning, "-warning")
+
+    def selected_row(self) -> CoverageRow | None:
+        table = self.query_one(DataTable)
+        index = table.cursor_row
+        if not self.shown or index < 0 or index >= len(self.shown):
+            return None
+        return self.shown[index]
+
+    # ---- reading -------------------------------------------------------------------------------
+
+    def action_reload(self) -> None:
+        self.complete = False
+        self.read_in_worker(self.source.known_jobs())
+
+    @work(thread=True, exclusive=True, group="coverage", exit_on_error=False)
+    def read_in_worker(self, known: Sequence[ExportJob]) -> None:
+        try:
+            data: CoverageData | None = self.source.read(known)
+            error: ServiceError | None = None
+        except ServiceError as exc:
+            data, error = None, exc
+        self.post_message(CoverageRead(data, error))
+
+    def on_coverage_read(self, message: CoverageRead) -> None:
+        self.complete = True
+        if message.error is not None:
+            error = message.error
+            self.notify(
+                f"The mailboxes were not read: {sanitize(error.message, limit=300)}",
+                severity="error",
+                markup=False,
+            )
+            self.show_header()
+            return
+        data = message.data
+        assert data is not None
+        if data.jobs_error is not None:
+            self.notify(
+                "The jobs were not listed now; saved states are shown: "
+                + sanitize(data.jobs_error.message, limit=300),
+                severity="warning",
+                markup=False,
+            )
+        self.compute(data.mailboxes, data.jobs)
+
+    # ---- actions -------------------------------------------------------------------------------
+
+    def action_close(self) -> None:
+        if self.query_one("#mailboxes-filter", Input).has_focus:
+            self.clear_filter()
+            return
+        self.dismiss(None)
+
+    def action_mark(self) -> None:
+        row = self.selected_row()
+        if row is None:
+            return
+        self.marked.symmetric_difference_update({row.entity_id})
+        table = self.query_one(DataTable)
+        cursor = table.cursor_row
+        table.update_cell_at(Coordinate(cursor, 0), MARK if row.entity_id in self.marked else " ")
+        if cursor + 1 < len(self.shown):
+            table.move_cursor(row=cursor + 1, animate=False)
+        self.show_header()
+
+    def running_count(self) -> int:
+        return sum(1 for row in self.rows if row.group is Group.RUNNING)
+
+    def start_rows(self, rows: Sequence[CoverageRow], what: str) -> None:
+        if self.source.read_only:
+            self.notify(
+                f"{what} is not allowed: wmtui runs read-only (--read-only or read_only = true"
+                " in config.toml).",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if not rows:
+            return
+        self.source.start(rows, self.running_count())
+
+    def action_start_marked(self) -> None:
+        rows = [row for row in self.rows if row.entity_id in self.marked]
+        if not rows:
+            selected = self.selected_row()
+            rows = [selected] if selected is not None else []
+        if len(rows) == 1 and not rows[0].enabled:
+            self.notify(f"{sanitize(rows[0].mailbox.label)}: {DISABLED_WHY}.", markup=False)
+            return
+        self.start_rows(rows, "Starting an export")
+
+    def action_retry_failed(self) -> None:
+        failed = [row for row in self.rows if row.group is Group.FAILED and row.enabled]
+        if not failed and not self.source.read_only:
+            self.notify("No failed mailbox to retry.", markup=False)
+            return
+        self.start_rows(failed, "Retrying exports")
+
+    def action_cycle_sort(self) -> None:
+        self.sort_key = self.sort_key.next()
+        self.show_rows()
+
+    def action_cycle_group(self) -> None:
+        at = GROUP_CYCLE.index(self.group_filter)
+        self.group_filter = GROUP_CYCLE[(at + 1) % len(GROUP_CYCLE)]
+        self.show_rows()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#mailboxes-filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "mailboxes-filter":
+            event.stop()
+            self.filter_text = event.value
+            self.show_rows()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "mailboxes-filter":
+            event.stop()
+            if not event.value:
+                event.input.display = False
+            self.query_one(DataTable).focus()
+
+    def clear_filter(self) -> None:
+        box = self.query_one("#mailboxes-filter", Input)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self.show_rows()
+        self.query_one(DataTable).focus()
+
+    def refresh_rows(self) -> None:
+        """Group again with the jobs the app knows now (a start made, a queue drained)."""
+        if self.is_mounted:
+            self.compute(self.mailboxes_seen, [*self.jobs_seen, *self.source.known_jobs()])
