@@ -153,7 +153,8 @@ def run_case(case: Case, folder: Path) -> Outcome:
             spec,
             service,
             export_state_path(folder, spec),
-            clock=state.clock.now,
+            # The service answers on the wall clock's time line (EmulatorClock.to_wall).
+            clock=lambda: state.clock.to_wall(state.clock.now()),
         )
         ticks = 0
         in_ticks = 0.0

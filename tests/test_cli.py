@@ -20,7 +20,7 @@ from wmtui.cli.arguments import settings_overrides
 from wmtui.cli.output import plain
 from wmtui.cli.parser import build_parser
 from wmtui.core.cache import JobCache
-from wmtui.core.locations import jobs_cache_path, watchlist_path
+from wmtui.core.locations import endpoint_cache_dir, jobs_cache_path, watchlist_path
 from wmtui.core.models import ExportJob, JobKey, JobState, now_utc
 from wmtui.core.settings import load_settings
 from wmtui.core.watchlist import WatchList
@@ -268,7 +268,12 @@ def test_status_reads_what_can_change_and_marks_a_missing_job(
     # JSON escapes the control characters: safe to print to a terminal.
     assert "\x1b" not in captured.out
     assert "job-gone" in captured.err
-    assert set(cache.load()) == {JobKey("us-east-1", ORG, j) for j in names[:3]}
+    # Cached for this endpoint, apart from AWS's cache.
+    assert set(cache.load()) == set()
+    endpoint_cache = JobCache(
+        jobs_cache_path(endpoint_cache_dir(load_settings().cache_dir, server.endpoint_url))
+    )
+    assert set(endpoint_cache.load()) == {JobKey("us-east-1", ORG, j) for j in names[:3]}
 
     # Final jobs come from the cache the second time: only the running one is read.
     assert main([*_args_for(server), "remove", ORG, "job-gone"]) == 0

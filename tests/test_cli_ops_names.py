@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 
 from wmtui.cli import main
-from wmtui.core.locations import names_cache_path
+from wmtui.core.locations import endpoint_cache_dir, names_cache_path
 from wmtui.core.settings import load_settings
 from wmtui.emulator.server import EmulatorServer
 from wmtui.emulator.state import EmulatorClock, EmulatorState
@@ -56,7 +56,11 @@ def test_status_shows_names_and_list_reuses_them_without_a_call(
     assert "Alice Liddell" in out
     assert "Bob \\x1b[2JBobson" in out and "\x1b" not in out
     assert server.state.counters_snapshot()["ListUsers"] == 1
-    assert names_cache_path(load_settings().cache_dir).exists()
+    # Cached for this endpoint, apart from AWS's names.
+    assert not names_cache_path(load_settings().cache_dir).exists()
+    assert names_cache_path(
+        endpoint_cache_dir(load_settings().cache_dir, server.endpoint_url)
+    ).exists()
 
     server.state.reset_counters()
     assert main([*where(server), "list", "--json"]) == 0

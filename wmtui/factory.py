@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wmtui.core.cache import JobCache
-from wmtui.core.locations import jobs_cache_path, names_cache_path, watchlist_path
+from wmtui.core.locations import (
+    endpoint_cache_dir,
+    jobs_cache_path,
+    names_cache_path,
+    watchlist_path,
+)
 from wmtui.core.names import NameDirectory
 from wmtui.core.service import ExportObjects, ExportService
 from wmtui.core.settings import Settings
@@ -187,6 +192,14 @@ def start_demo(settings: Settings) -> DemoContext:
     return demo
 
 
+def state_cache_dir(settings: Settings) -> Path:
+    """Where the job and names caches live: per endpoint, so an emulator's jobs never show
+    as AWS's (or another emulator's)."""
+    if settings.demo:
+        return settings.cache_dir  # a throwaway folder already
+    return endpoint_cache_dir(settings.cache_dir, settings.endpoint_url)
+
+
 @dataclass
 class Backend:
     """What a command or the app works with: settings, service and the store."""
@@ -213,7 +226,7 @@ class Backend:
     def names(self) -> NameDirectory:
         """Who each mailbox is, cached in the cache dir; the file is read on first lookup."""
         if self._names is None:
-            self._names = NameDirectory(names_cache_path(self.settings.cache_dir))
+            self._names = NameDirectory(names_cache_path(state_cache_dir(self.settings)))
         return self._names
 
     def close(self) -> None:
@@ -269,7 +282,7 @@ def open_backend(
         settings=settings,
         service=service,
         watchlist=WatchList(watchlist_path(settings.config_dir)),
-        cache=JobCache(jobs_cache_path(settings.cache_dir)),
+        cache=JobCache(jobs_cache_path(state_cache_dir(settings))),
         demo=demo,
         _objects=objects,
     )
@@ -279,9 +292,8 @@ def build_app(backend: Backend, *, clock: Callable[[], datetime] | None = None) 
     """The TUI over an opened backend; the app stops the demo emulator when it exits."""
     from wmtui.ui.app import WmtuiApp
 
-    if clock is None and backend.demo is not None:
-        # The demo's WorkMail runs faster than the wall clock: ages and ETAs follow its clock.
-        clock = backend.demo.server.state.clock.now
+    # The demo's WorkMail runs faster than the wall clock, but answers on the wall clock's
+    # time line (EmulatorClock.to_wall): the app keeps the wall clock.
     return WmtuiApp(
         backend.service,
         backend.watchlist,

@@ -11,12 +11,14 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -91,6 +93,17 @@ def ui_state_path(config: Path) -> Path:
 
 def jobs_cache_path(cache: Path) -> Path:
     return cache / "jobs.json"
+
+
+def endpoint_cache_dir(cache: Path, endpoint_url: str | None) -> Path:
+    """The cache folder for what one endpoint said: AWS's is `cache` itself, an emulator's (or
+    any other endpoint's) a folder of its own, so two endpoints' jobs and names never mix."""
+    if not endpoint_url:
+        return cache
+    parsed = urlsplit(endpoint_url)
+    where = f"{parsed.scheme}-{parsed.hostname or 'host'}-{parsed.port or 'default'}{parsed.path}"
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", where).strip("-.")[:80] or "endpoint"
+    return cache / "endpoints" / name
 
 
 def names_cache_path(cache: Path) -> Path:

@@ -30,6 +30,8 @@ class EmulatorClock:
         self._monotonic = monotonic
         self._base = (start or datetime.now(UTC)).astimezone(UTC)
         self._base_tick = monotonic()
+        # The wall-clock time at `_base_tick`: what `to_wall` maps emulated times onto.
+        self._wall_base = datetime.now(UTC)
         self._speed = speed
         self.manual = manual
 
@@ -43,6 +45,7 @@ class EmulatorClock:
         with self._lock:
             # Re-base so that changing speed never makes time jump.
             self._base = self._now_locked()
+            self._wall_base = self._wall_now_locked()
             self._base_tick = self._monotonic()
             self._speed = speed
 
@@ -52,9 +55,26 @@ class EmulatorClock:
         elapsed = (self._monotonic() - self._base_tick) * self._speed
         return self._base + timedelta(seconds=elapsed)
 
+    def _wall_now_locked(self) -> datetime:
+        return self._wall_base + timedelta(seconds=self._monotonic() - self._base_tick)
+
     def now(self) -> datetime:
         with self._lock:
             return self._now_locked()
+
+    def to_wall(self, when: datetime) -> datetime:
+        """An emulated time as the service says it: on the wall clock's time line.
+
+        Sped up, emulated time runs ahead of the wall clock; a client would read "started in
+        4h". Answers carry `when` mapped back so durations shrink by the speed and nothing is
+        ever later than the wall clock's now. A manual clock is the test's own time line.
+        """
+        if self.manual:
+            return when
+        with self._lock:
+            if self._speed == 1.0:
+                return when - self._base + self._wall_base
+            return self._wall_base + (when - self._base) / self._speed
 
     def advance(self, seconds: float | timedelta) -> datetime:
         """Move emulated time forward (in either mode); returns the new now."""

@@ -308,7 +308,13 @@ def _positive_float(text: str) -> float:
 def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `wmtui emulator`."""
     parser.add_argument("--port", type=_non_negative_int, default=0, help="0 picks a free port")
-    parser.add_argument("--seed", type=int, default=7, help="same seed, same IDs and names")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="same seed, same IDs and names (default: new ones each run, so two runs' jobs "
+        "never share an ID)",
+    )
     parser.add_argument("--orgs", type=_non_negative_int, default=1, help="organizations")
     parser.add_argument(
         "--mailboxes", type=_non_negative_int, default=200, help="mailboxes per organization"
@@ -359,12 +365,12 @@ def run_emulator_command(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
-    from wmtui.emulator.server import EmulatorServer
-    from wmtui.emulator.state import EmulatorClock
-
-    clock = EmulatorClock(speed=float(getattr(args, "speed", 1.0)))
-    seed = int(getattr(args, "seed", 7))
+def emulator_state(args: argparse.Namespace, clock: EmulatorClock) -> tuple[EmulatorState, int]:
+    """The state `wmtui emulator` serves, and the seed it was made from."""
+    given = getattr(args, "seed", None)
+    # IDs from a fixed seed would be the same in every run, and a job cache kept from an
+    # earlier run would take them for its own jobs.
+    seed = int(given) if given is not None else random.SystemRandom().randrange(2**31)
     if getattr(args, "demo", False):
         state = build_demo_state(clock=clock, seed=seed)
     else:
@@ -378,6 +384,15 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     job_minutes = getattr(args, "job_minutes", None)
     if job_minutes is not None:
         state.job_duration = timedelta(minutes=float(job_minutes))
+    return state, seed
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
+    from wmtui.emulator.server import EmulatorServer
+    from wmtui.emulator.state import EmulatorClock
+
+    clock = EmulatorClock(speed=float(getattr(args, "speed", 1.0)))
+    state, seed = emulator_state(args, clock)
     server = EmulatorServer(
         state,
         port=int(getattr(args, "port", 0)),

@@ -320,7 +320,8 @@ class EmulatorServer:
         if fault == "endless-token" and "NextToken" not in result:
             scope = params.get("OrganizationId") or caller.region
             result["NextToken"] = self.state.restart_token(operation, scope)
-        self._reply(handler, 200, json.dumps(to_wire(result)).encode(), JSON_CONTENT_TYPE)
+        body = json.dumps(to_wire(result, self.state.clock.to_wall)).encode()
+        self._reply(handler, 200, body, JSON_CONTENT_TYPE)
 
     def _authenticate(self, handler: _RequestHandler) -> _Caller | ApiError:
         """The service's checks on the signature's form; the secret itself is not verified."""

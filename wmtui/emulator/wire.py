@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -60,12 +61,13 @@ def without_none(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def to_wire(value: Any) -> Any:
-    """Datetimes to epoch seconds (JSON 1.1's timestamp format), recursively."""
+def to_wire(value: Any, to_wall: Callable[[datetime], datetime] | None = None) -> Any:
+    """Datetimes to epoch seconds (JSON 1.1's timestamp format), recursively; `to_wall` maps
+    each emulated time onto the wall clock first (see EmulatorClock.to_wall)."""
     if isinstance(value, datetime):
-        return value.timestamp()
+        return (to_wall(value) if to_wall is not None else value).timestamp()
     if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
+        return {k: to_wire(v, to_wall) for k, v in value.items()}
     if isinstance(value, list):
-        return [to_wire(v) for v in value]
+        return [to_wire(v, to_wall) for v in value]
     return value

@@ -188,7 +188,8 @@ class JobsScreen(Screen[None]):
         """Make the cache folder before any worker does: the job cache's and the names
         cache's writers, in two threads, could otherwise race to make it, and
         ensure_private_dir then takes the folder the other just made for a file in the way."""
-        cache_dir = self.settings.cache_dir
+        # The job cache's own folder: per endpoint, inside the cache folder (factory).
+        cache_dir = self.context.cache.path.parent
         if cache_dir.is_dir():
             return
         with contextlib.suppress(OSError):  # a save says what is wrong, once, if it matters
