@@ -1,0 +1,221 @@
+"""The doctor's judgements, its policy reader, and the SimulatePrincipalPolicy path.
+
+moto does not implement iam:SimulatePrincipalPolicy, so the one place the doctor uses it is
+covered here with botocore's Stubber, at the narrowest point: `simulate()` and the choice
+between simulating and reading the policies.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from wmtui.core.iam_policy import Decision, PolicyRequest, decide, load_document
+from wmtui.core.preflight import (
+    CHECK_IDS,
+    Check,
+    DoctorReport,
+    PreflightTarget,
+    Status,
+    judge_key,
+    judge_key_policy,
+    judge_trust,
+    key_policy_grants,
+    report_lines,
+    role_decisions,
+)
+from wmtui.core.setup_policies import SetupTarget, setup_documents
+
+ORG = "m-" + "a" * 32
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/Export"
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+SETUP = SetupTarget("us-east-1", ACCOUNT, ORG, "exports-bucket", "wm/", ROLE, KEY)
+
+
+def test_an_explicit_deny_beats_an_allow() -> None:
+    allow = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    deny = {
+        "Statement": {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*"}
+    }
+    request = PolicyRequest("s3:PutObject", "arn:aws:s3:::b/x")
+    assert decide([allow], request) is Decision.ALLOWED
+    assert decide([allow, deny], request) is Decision.EXPLICIT_DENY
+    assert decide([], request) is Decision.IMPLICIT_DENY
+
+
+def test_actions_ignore_case_and_resources_do_not() -> None:
+    policy = {
+        "Statement": [{"Effect": "Allow", "Action": "S3:Put*", "Resource": "arn:aws:s3:::B/*"}]
+    }
+    assert decide([policy], PolicyRequest("s3:PutObject", "arn:aws:s3:::B/k")) is Decision.ALLOWED
+    assert decide([policy], PolicyRequest("s3:PutObject", "arn:aws:s3:::b/k")) is (
+        Decision.IMPLICIT_DENY
+    )
+
+
+def test_a_condition_on_a_missing_key_does_not_allow_and_an_unknown_operator_never_does() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}},
+    }
+    assert decide([{"Statement": [statement]}], PolicyRequest("kms:Decrypt")) is (
+        Decision.IMPLICIT_DENY
+    )
+    odd = {**statement, "Condition": {"NumericLessThan": {"kms:ViaService": "3"}}}
+    context = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    assert decide([{"Statement": [odd]}], PolicyRequest("kms:Decrypt", "*", context)) is (
+        Decision.IMPLICIT_DENY
+    )
+
+
+def test_a_url_encoded_document_is_read() -> None:
+    encoded = "%7B%22Statement%22%3A%5B%5D%7D"
+    assert load_document(encoded) == {"Statement": []}
+    assert load_document("not json") == {}
+
+
+def test_the_printed_documents_pass_the_judgements() -> None:
+    documents = setup_documents(SETUP)
+    assert judge_trust(SETUP, documents["role_trust_policy"]).status is Status.OK
+    decisions = role_decisions(SETUP, [documents["role_permission_policy"]])
+    assert set(decisions.values()) == {Decision.ALLOWED}
+    assert key_policy_grants(SETUP, documents["key_policy"]) == (True, True)
+    check = judge_key_policy(SETUP, documents["key_policy"], role_iam_allows_kms=True)
+    assert check.status is Status.OK
+
+
+def test_a_key_statement_for_another_prefix_does_not_grant() -> None:
+    other = SetupTarget("us-east-1", ACCOUNT, ORG, "exports-bucket", "other/", ROLE, KEY)
+    policy = {"Statement": [setup_documents(other)["key_policy_statement"]]}
+    assert key_policy_grants(SETUP, policy) == (False, False)
+    assert judge_key_policy(SETUP, policy, role_iam_allows_kms=None).status is Status.FAIL
+
+
+def test_a_trust_with_only_the_older_external_id_warns() -> None:
+    trust = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "export.workmail.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": ORG}},
+            }
+        ]
+    }
+    check = judge_trust(SETUP, trust)
+    assert check.status is Status.WARN
+    assert "sts:ExternalId" in check.found
+
+
+@pytest.mark.parametrize(
+    ("metadata", "found", "fix"),
+    [
+        ({"KeyState": "Disabled", "Enabled": False}, "Disabled", "enable-key"),
+        ({"KeyState": "PendingDeletion", "Enabled": False}, "PendingDeletion", "create-key"),
+        ({"KeyState": "Enabled", "KeyManager": "AWS"}, "AWS managed", "create-key"),
+        ({"KeyState": "Enabled", "KeySpec": "ECC_NIST_P256"}, "ECC_NIST_P256", "create-key"),
+    ],
+)
+def test_a_key_that_cannot_encrypt_exports_fails(
+    metadata: dict[str, Any], found: str, fix: str
+) -> None:
+    target = PreflightTarget("us-east-1", ORG, "exports-bucket", "wm/", ROLE, KEY)
+    check = judge_key(target, metadata)
+    assert check.status is Status.FAIL
+    assert found in check.found and fix in check.fix
+
+
+def test_the_report_is_ok_without_failures_and_prints_fixes_under_lines() -> None:
+    target = PreflightTarget("us-east-1", ORG, "exports-bucket", "wm/", ROLE, KEY)
+    report = DoctorReport(
+        target,
+        (
+            Check("caller-identity", Status.OK, "you"),
+            Check("role", Status.WARN, "not checked", "allow iam:GetRole"),
+        ),
+    )
+    assert report.ok
+    assert report_lines(report) == [
+        "OK    caller-identity       you",
+        "WARN  role                  not checked",
+        "      fix: allow iam:GetRole",
+    ]
+    assert report.to_json()["checks"][1] == {
+        "id": "role",
+        "status": "WARN",
+        "found": "not checked",
+        "fix": "allow iam:GetRole",
+    }
+    assert len(set(CHECK_IDS)) == len(CHECK_IDS) == 12
+
+
+# -- iam:SimulatePrincipalPolicy, which moto does not implement ------------------------------
+
+
+def _stubbed_iam() -> Any:
+    import boto3
+
+    return boto3.client(
+        "iam",
+        region_name="us-east-1",
+        aws_access_key_id="AKIDTEST",
+        aws_secret_access_key="secret",
+        endpoint_url="http://127.0.0.1:9",
+    )
+
+
+def test_simulation_answers_are_used_when_allowed() -> None:
+    from botocore.stub import ANY, Stubber
+
+    from wmtui.aws.preflight_calls import simulate
+    from wmtui.core.preflight import role_requests
+
+    iam = _stubbed_iam()
+    requests = role_requests(SETUP)
+    with Stubber(iam) as stub:
+        for request in requests:
+            decision = "explicitDeny" if request.action == "kms:Decrypt" else "allowed"
+            stub.add_response(
+                "simulate_principal_policy",
+                {
+                    "EvaluationResults": [
+                        {"EvalActionName": request.action, "EvalDecision": decision}
+                    ]
+                },
+                {
+                    "PolicySourceArn": ROLE,
+                    "ActionNames": [request.action],
+                    "ResourceArns": [request.resource],
+                    "ContextEntries": ANY,
+                },
+            )
+        decisions = simulate(iam, ROLE, requests)
+    assert decisions["kms:Decrypt"] is Decision.EXPLICIT_DENY
+    assert decisions["s3:PutObject"] is Decision.ALLOWED
+
+
+def test_a_denied_simulation_falls_back_to_reading_the_policies() -> None:
+    from botocore.stub import Stubber
+
+    from wmtui.aws.preflight import _Run
+    from wmtui.core.preflight import role_requests
+
+    iam = _stubbed_iam()
+    target = PreflightTarget("us-east-1", ORG, "exports-bucket", "wm/", ROLE, KEY)
+    run = _Run(target, lambda *_: iam, None, None)
+    documents = setup_documents(SETUP)
+    with Stubber(iam) as stub:
+        stub.add_client_error(
+            "simulate_principal_policy", "AccessDenied", "not authorized", http_status_code=403
+        )
+        decisions, method = run._decisions(
+            ROLE, role_requests(SETUP), lambda: [documents["role_permission_policy"]]
+        )
+    assert set(decisions.values()) == {Decision.ALLOWED}
+    assert method == ("by reading its policies; iam:SimulatePrincipalPolicy is not allowed")
+    assert json.dumps(documents)  # the documents are plain JSON
