@@ -231,3 +231,16 @@ async def test_disabled_mailbox_says_why_and_without_a_destination_says_what_to_
         await pilot.pause()
         assert any("No destination is remembered" in n for n in notices(app))
         assert not service.started
+
+
+def test_mailboxes_snapshot(snap_compare: Any, tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        assert isinstance(pilot.app, WmtuiApp)
+        screen = await open_mailboxes(pilot.app, pilot)
+        select(screen, "ida9")
+        await pilot.press("space")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(130, 36), run_before=run_before)
