@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from wmtui.core.models import ExportJob, JobKey, JobState
+from wmtui.ui.notifications import send_job_events
 from wmtui.ui.safe_text import sanitize
 
 if TYPE_CHECKING:
+    from wmtui.core.board import BoardChange
     from wmtui.ui.screens.jobs import JobsScreen
 
 # An organization export's summary names at most this many failed mailboxes.
@@ -29,6 +31,18 @@ def empty_text() -> Text:
     text.append("Or look around first: ")
     text.append("wmtui --demo", style="bold")
     return text
+
+
+def refreshed(screen: JobsScreen, change: BoardChange) -> None:
+    """What a refresh saw end: notices and bell, and the notify_command's events."""
+    finished_jobs(screen, change.finished, screen.export_flow.started_keys)
+    send_job_events(screen, change.ended)
+
+
+def described(screen: JobsScreen, job: ExportJob) -> None:
+    """A job a Describe found finished: its notice and bell, and its event."""
+    one_job(screen, job)
+    send_job_events(screen, [job])
 
 
 def finished_jobs(
