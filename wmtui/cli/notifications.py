@@ -19,6 +19,7 @@ from wmtui.core.notify import (
     job_event,
     notify_state_path,
     problems,
+    verification_event,
 )
 
 if TYPE_CHECKING:
@@ -67,3 +68,21 @@ def tell_export_finished(backend: Backend, export: OrgExport, progress: ExportPr
     event = export_finished_event(export, progress, profile=profile_of(backend))
     if event is not None:
         send_events(backend, [event])
+
+
+# What makes a verification an event: the export must be redone, or looks like it must.
+_TOLD_OUTCOMES = frozenset({"MISSING", "EMPTY", "WRONG_KEY", "SUSPICIOUS"})
+
+
+def tell_verifications(backend: Backend, checked: Iterable[ExportJob]) -> None:
+    """verification_failed for each checked export whose object is not right (once per job
+    and outcome); a check that could not be made is the command's error, not an event."""
+    profile = profile_of(backend)
+    events = [
+        verification_event(
+            job, job.verification.outcome.value, job.verification.error, profile=profile
+        )
+        for job in checked
+        if job.verification is not None and job.verification.outcome.value in _TOLD_OUTCOMES
+    ]
+    send_events(backend, events)

@@ -15,6 +15,7 @@ from typing import Any
 
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_OK, EXIT_SERVICE, CliError
 from wmtui.cli.jobs import name_lookup, remember_jobs
+from wmtui.cli.notifications import tell_verifications
 from wmtui.cli.output import PROG, error_line, json_dump, note, plain, say, table_lines
 from wmtui.core.display import compact_timestamp, iso_timestamp, mailbox_name
 from wmtui.core.models import ExportJob, JobKey, JobState, validate_organization_id
@@ -130,6 +131,7 @@ def cmd_verify(args: argparse.Namespace, backend: Backend) -> int:
     checked = [replace(job, verification=results[job.key]) for job in checkable]
     # Kept with each job: the app and `report` show them without checking again.
     problem = remember_jobs(backend, [*jobs.values(), *checked], set(wanted))
+    tell_verifications(backend, checked)
     if problem:
         note(f"{PROG}: warning: {plain(problem)}")
     if args.json:
