@@ -186,3 +186,131 @@ def test_the_app_says_a_refused_start_with_one_period_between_sentences() -> Non
     )
     text = start_refusal("alice", error)
     assert "at the same time. WorkMail runs" in text and ".." not in text
+
+
+# --- the emulator: IDs per run, timestamps never ahead of the wall clock ------------------
+
+
+def test_a_sped_up_emulator_never_answers_a_time_later_than_now(aws_credentials: None) -> None:
+    from wmtui.aws.service import Boto3ExportService
+    from wmtui.core.models import StartRequest
+
+    # 100,000 emulated seconds a second: a one-minute export is over in under a millisecond,
+    # before the Describe that follows its start can be answered.
+    state = EmulatorState(
+        clock=EmulatorClock(speed=100_000), failure_rate=0, job_duration=timedelta(minutes=1)
+    )
+    state.add_organization("example", ORG)
+    alice = state.add_mailbox(ORG, "alice")
+    state.add_job(ORG, alice, state="COMPLETED", started_ago=timedelta(hours=30), job_id="old")
+    with EmulatorServer(state) as server:
+        service = Boto3ExportService(endpoint_url=server.endpoint_url, region="us-east-1")
+        request = StartRequest(
+            entity_id=alice,
+            s3_bucket_name="wm-export",
+            s3_prefix="exports",
+            role_arn=ROLE,
+            kms_key_arn=KMS,
+            description="",
+            client_token="token-1",
+        )
+        key = service.start_job("us-east-1", ORG, request)
+        job = service.describe_job(key)
+        now = datetime.now(UTC)
+    assert job.state is JobState.COMPLETED
+    assert job.start_time is not None and job.end_time is not None
+    assert job.start_time <= job.end_time <= now
+    # Durations shrink with the speed: minutes of emulated work, a blink on the wall clock.
+    assert job.end_time - job.start_time < timedelta(seconds=1)
+
+
+def test_emulator_ids_differ_per_run_unless_a_seed_is_given() -> None:
+    import argparse
+
+    from wmtui.emulator.demo import add_emulator_arguments, emulator_state
+
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+
+    def organizations(*argv: str) -> list[str]:
+        args = parser.parse_args(["--mailboxes", "3", "--jobs", "2", *argv])
+        state, _ = emulator_state(args, EmulatorClock(manual=True))
+        return state.organization_ids
+
+    assert organizations() != organizations()
+    assert organizations("--seed", "7") == organizations("--seed", "7")
+
+
+def test_an_endpoints_jobs_are_cached_apart_from_aws_and_other_endpoints(
+    world: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wmtui.core.cache import JobCache
+    from wmtui.core.locations import endpoint_cache_dir, jobs_cache_path
+    from wmtui.core.settings import load_settings
+
+    cache_dir = load_settings().cache_dir
+    assert main([*where(world), "add", ORG, "job-running"]) == 0
+    assert main([*where(world), "status"]) == 0
+    capsys.readouterr()
+    own = JobCache(jobs_cache_path(endpoint_cache_dir(cache_dir, world.endpoint_url))).load()
+    assert [key.job_id for key in own] == ["job-running"]
+    # AWS's cache (and any other endpoint's) never saw the emulator's job.
+    assert not jobs_cache_path(cache_dir).exists()
+    other = endpoint_cache_dir(cache_dir, "http://127.0.0.1:1")
+    assert other != endpoint_cache_dir(cache_dir, world.endpoint_url)
+    assert main(["--region", "us-east-1", "list", "--json"]) == 0
+    assert '"State": null' in capsys.readouterr().out
+
+
+# --- the status line -------------------------------------------------------------------------
+
+
+def _status(**changes: object) -> str:
+    from dataclasses import replace
+
+    from wmtui.ui.widgets.cells import Palette
+    from wmtui.ui.widgets.status import StatusInfo, render_status
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    info = StatusInfo(
+        target="profile default · region us-east-1 · endpoint http://127.0.0.1:8765",
+        regions=["us-east-1"],
+        jobs=40,
+        running=8,
+        shown=40,
+        last_refresh=now - timedelta(seconds=2),
+        next_refresh=now + timedelta(seconds=28),
+        refreshing=False,
+        paused=False,
+        backoff=None,
+        backoff_reason="",
+        unreadable=0,
+        sort_label="state",
+        filter_text="",
+        now=now,
+    )
+    return render_status(replace(info, **changes), Palette()).plain
+
+
+def test_the_status_line_shows_the_endpoints_host_and_port_within_120_columns() -> None:
+    line = _status()
+    assert "endpoint 127.0.0.1:8765 │" in line[:120]
+    assert "…" not in line[:120]
+
+
+def test_read_only_mode_is_the_first_thing_the_status_line_says() -> None:
+    assert _status(read_only=True).startswith("read-only │ ")
+    assert "read-only" not in _status()
+
+
+def test_after_a_failed_refresh_the_status_line_says_when_the_last_good_one_was() -> None:
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    line = _status(
+        last_try_failed=True,
+        last_good_refresh=now - timedelta(minutes=5),
+        last_refresh=now - timedelta(seconds=1),
+    )
+    assert "refreshed 5m ago · last try failed just now" in line
+    assert "refreshed just now" not in line
+    line = _status(last_try_failed=True, last_good_refresh=None)
+    assert "not refreshed yet · last try failed" in line

@@ -57,6 +57,8 @@ class JobBoard:
         self.running: set[JobKey] = set()
         self.regions: list[str] = []
         self.last_refresh: datetime | None = None
+        # The last refresh that was not stopped by a problem affecting every job.
+        self.last_good_refresh: datetime | None = None
         self.backoff: float | None = None
         self.backoff_reason = ""
 
@@ -159,6 +161,8 @@ class JobBoard:
         self.global_error = result.global_error
         if not result.cancelled:
             self.last_refresh = result.finished_at
+            if result.global_error is None:
+                self.last_good_refresh = result.finished_at
         self._set_backoff(result)
         self.count(change.changed)
         return change

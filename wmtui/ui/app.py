@@ -25,7 +25,7 @@ from wmtui.core.names import NameDirectory
 from wmtui.core.service import ExportService
 from wmtui.core.settings import Settings, load_ui_state, save_ui_state
 from wmtui.core.watchlist import WatchList
-from wmtui.ui.keys import QUIT_BINDINGS
+from wmtui.ui.keys import QUIT_BINDINGS, READ_ONLY_BINDINGS
 from wmtui.ui.messages import ExportJobsStarted
 from wmtui.ui.safe_text import sanitize
 from wmtui.ui.screens.export_org import ExportProgressScreen, ExportWait, wait_or_stop
@@ -41,7 +41,7 @@ class WmtuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "wmtui"
-    BINDINGS: ClassVar[list[BindingType]] = QUIT_BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = [*QUIT_BINDINGS, *READ_ONLY_BINDINGS]
     # Below 100 columns the detail pane moves under the table.
     # (App declares it as an instance-level ClassVar mypy will not let us repeat.)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
@@ -195,6 +195,12 @@ class WmtuiApp(App[None]):
 
     async def action_quit(self) -> None:
         self.exit()
+
+    def action_refuse_read_only(self, action: str) -> None:
+        """n, c or E with --read-only: say why nothing happens (see READ_ONLY_BINDINGS)."""
+        screen = self.screen
+        if self._settings.read_only and isinstance(screen, JobsScreen):
+            screen.refuse_read_only(action)
 
     def action_show_trail(self) -> None:
         """L: the trail of every start and cancel (wmtui.ui.screens.trail)."""

@@ -101,6 +101,14 @@ QUIT_BINDINGS: list[BindingType] = [
     Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
 ]
 
+# With --read-only the jobs screen's write keys are off (hidden from the footer and help); the
+# key press then reaches the app, which says why instead of doing nothing.
+READ_ONLY_BINDINGS: list[BindingType] = [
+    Binding(binding.key, f"refuse_read_only('{binding.action}')", show=False)
+    for binding in JOBS_BINDINGS
+    if isinstance(binding, Binding) and binding.action in WRITE_ACTIONS
+]
+
 _KEY_LABELS = {
     "up": "↑",
     "down": "↓",

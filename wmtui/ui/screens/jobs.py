@@ -312,6 +312,9 @@ class JobsScreen(Screen[None]):
             sort_label=self.sort_mode.label,
             filter_text=self.filter_text,
             now=self.clock(),
+            read_only=self.settings.read_only,
+            last_good_refresh=board.last_good_refresh,
+            last_try_failed=board.global_error is not None,
         )
         self.query_one(StatusLine).show(render_status(info, self.palette))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,12 +34,29 @@ class StatusInfo:
     sort_label: str
     filter_text: str
     now: datetime
+    # --read-only: said first, so no width cuts it off.
+    read_only: bool = False
+    # The last refresh that read anything (`last_refresh` is the last try), and whether the
+    # last try failed as a whole.
+    last_good_refresh: datetime | None = None
+    last_try_failed: bool = False
+
+
+# "endpoint http://127.0.0.1:8765": the host and port are what tells two endpoints apart.
+_SCHEME = re.compile(r"\bendpoint https?://")
+
+
+def _short_target(target: str) -> str:
+    return _SCHEME.sub("endpoint ", target).rstrip("/")
 
 
 def render_status(info: StatusInfo, palette: Palette) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
-    target = info.target or "?"
-    out.append(safe_text(target, limit=48))
+    if info.read_only:
+        out.append("read-only", style=palette.warning + palette.bold)
+        out.append(_SEPARATOR, style=palette.muted)
+    target = _short_target(info.target or "?")
+    out.append(safe_text(target, limit=64))
     # The target often names the region already ("... · region us-east-1 · ...").
     regions = [region for region in info.regions if region not in target]
     if regions:
@@ -52,12 +70,7 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
     if info.running:
         out.append(f", {info.running} running", style=palette.accent)
     out.append(_SEPARATOR, style=palette.muted)
-    if info.refreshing:
-        out.append("refreshing…", style=palette.accent)
-    elif info.last_refresh is not None:
-        out.append(f"refreshed {relative_time(info.last_refresh, info.now)}")
-    else:
-        out.append("not refreshed yet", style=palette.muted)
+    _append_freshness(out, info, palette)
     if info.paused:
         out.append(" · auto-refresh ")
         out.append("paused", style=palette.warning + palette.bold)
@@ -81,6 +94,24 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
         out.append("filter: ")
         out.append(safe_text(info.filter_text, str(palette.accent), limit=20))
     return out
+
+
+def _append_freshness(out: Text, info: StatusInfo, palette: Palette) -> None:
+    """How fresh the data is: after a failed try, when the last good refresh was."""
+    if info.refreshing:
+        out.append("refreshing…", style=palette.accent)
+        return
+    good = info.last_good_refresh if info.last_try_failed else info.last_refresh
+    if good is not None:
+        out.append(f"refreshed {relative_time(good, info.now)}")
+    else:
+        out.append("not refreshed yet", style=palette.muted)
+    if info.last_try_failed and info.last_refresh is not None:
+        out.append(" · ")
+        out.append(
+            f"last try failed {relative_time(info.last_refresh, info.now)}",
+            style=palette.error + palette.bold,
+        )
 
 
 class StatusLine(Static):
