@@ -7,6 +7,7 @@ from pathlib import Path
 from test_ui_app import SIZE, notices, settle, static_text, table
 from test_ui_fakes import FakeService, build_app, key, people, standard_jobs
 
+
 async def test_read_only_keys_say_why_they_do_nothing(tmp_path: Path) -> None:
     jobs = standard_jobs()
     service = FakeService(jobs, mailboxes=people(8))
