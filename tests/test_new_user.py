@@ -314,3 +314,48 @@ def test_after_a_failed_refresh_the_status_line_says_when_the_last_good_one_was(
     assert "refreshed just now" not in line
     line = _status(last_try_failed=True, last_good_refresh=None)
     assert "not refreshed yet · last try failed" in line
+
+
+# --- ARNs as the service reads them ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("role_arn", "arn:aws:iam::12345:role/x"),
+        ("role_arn", "arn:aws:iam::123456789012:user/x"),
+        ("role_arn", "arn:aws:iam:us-east-1:123456789012:role/x"),
+        ("kms_key_arn", "arn:aws:kms:us-east-1:12345:key/abcd-1234"),
+        ("kms_key_arn", "arn:aws:kms::123456789012:key/abcd-1234"),
+    ],
+)
+def test_the_start_form_refuses_arns_the_service_would(field: str, value: str) -> None:
+    from wmtui.core.models import Mailbox
+    from wmtui.ui.screens.start import check_start_form
+
+    good = {
+        "region": "us-east-1",
+        "organization": ORG,
+        "mailbox": "ann",
+        "bucket": "wm-export",
+        "prefix": "exports",
+        "role_arn": ROLE,
+        "kms_key_arn": KMS,
+        "description": "",
+    }
+    ann = Mailbox(entity_id="S-1-5-18-1001", name="ann", state="ENABLED")
+    assert check_start_form(good, ann, listed=True).ok
+    errors = check_start_form({**good, field: value}, ann, listed=True).errors
+    assert field in errors
+    if ":12345:" in value:
+        assert "12 digits" in errors[field]
+
+
+def test_cli_start_refuses_a_short_account_id_before_sending(
+    world: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _start(world, "carol")
+    argv[argv.index(ROLE)] = "arn:aws:iam::12345:role/x"
+    assert main(argv) == 252
+    assert "12 digits" in capsys.readouterr().err
+    assert world.state.counters_snapshot().total() == 0

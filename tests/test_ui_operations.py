@@ -396,13 +396,15 @@ async def test_read_only_hides_and_refuses_start_cancel_and_export(
     app = app_for(tmp_path, service, jobs, read_only=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        shown_keys = set(app.screen.active_bindings)
+        active = app.screen.active_bindings
+        shown_keys = {k for k, active_binding in active.items() if active_binding.binding.show}
         assert {"r", "y", "a"} <= shown_keys
         assert not {"n", "c", "E"} & shown_keys
         table(app).select_key(str(key(1)))
         await pilot.press("n", "c", "E")
         await pilot.pause()
         assert app.screen is app.screen_stack[0], "no form, no confirmation"
+        assert len(notices(app)) == 3 and all("read-only" in n for n in notices(app))
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from wmtui.cli.arguments import refuse_if_read_only, resolve_region
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_CONFIGURATION, EXIT_OK, CliError
 from wmtui.cli.output import mailbox_text, note, plain, say
+from wmtui.core.destinations import kms_key_arn_problem, role_arn_problem
 from wmtui.core.display import compact_timestamp, precise_span
 from wmtui.core.limits import limit_explanation
 from wmtui.core.models import (
@@ -32,7 +33,12 @@ from wmtui.factory import Backend
 
 def _start_request(args: argparse.Namespace) -> StartRequest:
     """The StartMailboxExportJob input. The service checks every field against the model
-    before sending; a token is made here so a failed attempt can be retried without a twin."""
+    before sending; a token is made here so a failed attempt can be retried without a twin.
+    The ARNs are checked first as IAM and KMS read them (the API's own pattern lets a
+    wrong account ID through)."""
+    for problem in (role_arn_problem(args.role_arn), kms_key_arn_problem(args.kms_key_arn)):
+        if problem is not None:
+            raise CliError(problem, "", EXIT_BAD_PARAMETERS)
     return StartRequest(
         entity_id=validate_entity_id(args.mailbox),
         s3_bucket_name=args.bucket,

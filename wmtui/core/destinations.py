@@ -33,10 +33,14 @@ STATE_KEY = "start_defaults"
 MAX_REMEMBERED = 50
 DESCRIPTION_MAX = 1023
 ARN_MIN, ARN_MAX = 20, 2048
-# The same tail wmtui.aws checks: region (may be empty for IAM), account, resource.
-_ARN_TAIL = r"[a-z0-9-]*:[a-z0-9-]+:[A-Za-z0-9][A-Za-z0-9:_/+=,@.-]{0,1023}"
-_ROLE_ARN = re.compile("arn:aws:iam:" + _ARN_TAIL)
-_KMS_ARN = re.compile("arn:aws:kms:" + _ARN_TAIL)
+# As IAM and KMS read them, stricter than the API's pattern (which lets any account through):
+# a partition, a 12-digit account ID, no region for IAM and a region for KMS, `role/` with
+# IAM's name characters (a path may come first), `key/` with a key ID.
+_PARTITION = r"arn:aws(?:-[a-z]+)*"
+_ROLE_ARN = re.compile(_PARTITION + r":iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
+_KMS_ARN = re.compile(
+    _PARTITION + r":kms:[a-z]{2}(?:-[a-z]+)+-\d:\d{12}:key/[A-Za-z0-9-]{1,128}", re.ASCII
+)
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,11 @@ def _arn_problem(value: str, what: str, pattern: re.Pattern[str], example: str) 
     if not ARN_MIN <= len(value) <= ARN_MAX:
         return f"the {what} must be {ARN_MIN} to {ARN_MAX} characters (got {len(value)}): {example}"
     if not pattern.fullmatch(value):
-        return f"the {what} {_shown(value)} is not {example}"
+        parts = value.split(":")
+        why = ""
+        if len(parts) > 4 and not re.fullmatch(r"\d{12}", parts[4], re.ASCII):
+            why = " (an account ID has 12 digits)"
+        return f"the {what} {_shown(value)} is not {example}{why}"
     return None
 
 
