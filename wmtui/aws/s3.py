@@ -10,11 +10,13 @@ answer about the object (missing, forbidden, throttled) is a `Verification`, nev
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,8 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Boto3ExportObjects", "object_location"]
 
-# HeadObject calls in flight at once: 1,000 exports at 50 ms each in about a second and a half.
-DEFAULT_WORKERS = 48
+# HeadObject calls in flight at once: 1,000 exports at 50 ms each in well under two seconds.
+DEFAULT_WORKERS = 64
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 _DENIED_CODES = frozenset({"403", "AccessDenied", "AccessDeniedException", "Forbidden"})
 # Errors that are about the caller, not about one object: the whole run cannot go on.
@@ -75,6 +77,24 @@ def _error_code(exc: BaseException) -> str:
     return str(status) if status else ""
 
 
+def parse_http_date(value: object) -> datetime:
+    """S3's headers carry RFC 1123 dates ("Wed, 03 Dec 2026 10:00:00 GMT"): read with the
+    standard library, several times faster than botocore's dateutil path, which stays the
+    fallback for anything else."""
+    if isinstance(value, str) and value[:3].isalpha():
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            parsed = parsedate_to_datetime(value)
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+    return parse_timestamp(value)
+
+
+def _aware(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return parse_http_date(value)
+
+
 def facts_from(answer: Mapping[str, Any]) -> ObjectFacts:
     """HeadObject's answer as the facts verification judges."""
     size = answer.get("ContentLength")
@@ -82,7 +102,7 @@ def facts_from(answer: Mapping[str, Any]) -> ObjectFacts:
     return ObjectFacts(
         size=int(size) if isinstance(size, int) else 0,
         etag=str(answer["ETag"]) if answer.get("ETag") else None,
-        last_modified=parse_timestamp(modified) if modified is not None else None,
+        last_modified=_aware(modified) if modified is not None else None,
         encryption=str(answer["ServerSideEncryption"])
         if answer.get("ServerSideEncryption")
         else None,
@@ -144,6 +164,8 @@ class Boto3ExportObjects:
                         self._session = boto3.session.Session(
                             profile_name=self._profile, region_name=self._region
                         )
+                    factory = self._session._session.get_component("response_parser_factory")
+                    factory.set_parser_defaults(timestamp_parser=parse_http_date)
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": self._max_attempts},
                     connect_timeout=self._connect_timeout,
@@ -151,6 +173,11 @@ class Boto3ExportObjects:
                     max_pool_connections=self.workers,
                     user_agent_extra="wmtui",
                     s3={"us_east_1_regional_endpoint": "regional"},
+                    # Our own calls, built from validated jobs: botocore's per-call check of
+                    # every parameter is CPU a thousand parallel HeadObjects queue behind.
+                    parameter_validation=False,
+                    request_checksum_calculation="when_required",
+                    response_checksum_validation="when_required",
                 )
                 endpoint = self._s3_endpoint_url if service == "s3" else self._workmail_endpoint_url
                 client = self._session.client(

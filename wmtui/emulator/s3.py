@@ -228,6 +228,9 @@ def objects_of(state: EmulatorState) -> ExportObjectStore:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # Dozens of parallel HeadObject calls connect at once: a backlog of 5 would drop SYNs,
+    # each costing a second's retransmit.
+    request_queue_size = 128
     s3: S3Server
 
 

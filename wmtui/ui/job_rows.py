@@ -28,6 +28,7 @@ from wmtui.ui.widgets.cells import (
     state_cell,
 )
 from wmtui.ui.widgets.job_table import JobIdCell, RowCells
+from wmtui.ui.widgets.verification_cells import verification_cell
 
 NameKey = tuple[str, str, str]
 
@@ -138,7 +139,8 @@ class JobRows:
             JobIdCell(job_id, row_key),
             mailbox_label(job, self.mailbox_for(key, job)),
             state_cell(job, board.error_for(key, job), palette),
-            progress_cell(job.progress if job is not None else None, palette, state),
+            verification_cell(job, palette)
+            or progress_cell(job.progress if job is not None else None, palette, state),
             Text(relative_time(job.start_time if job is not None else None, now)),
             Text(duration_or_eta(job, now)),
             cell_text(job.description if job is not None else None, limit=DESCRIPTION_WIDTH),
