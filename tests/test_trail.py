@@ -269,3 +269,15 @@ def test_the_caller_arn_comes_from_sts(
     [action] = read_trail(trail_path(tmp_path))[0]
     assert action.outcome == "ok"
     assert action.caller_arn is not None and action.caller_arn.startswith("arn:aws:")
+
+
+def test_a_trail_that_cannot_be_written_never_stops_the_action(
+    shell: Shell, endpoint: EmulatorServer, tmp_path: Path
+) -> None:
+    trail_path(tmp_path / "data").mkdir(parents=True)  # a folder where the file should be
+    where = ["--endpoint-url", endpoint.endpoint_url, "--region", REGION]
+    started = shell("start", ORG, "carol", *START_OPTIONS, *where)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip()
+    assert "warning:" in started.stderr and "the trail could not be written" in started.stderr
+    assert "Traceback" not in started.stderr

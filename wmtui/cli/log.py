@@ -65,6 +65,15 @@ def _row(action: TrailAction) -> list[str]:
     ]
 
 
+def warn_trail_problem(backend: Backend) -> None:
+    """After a command: say so if a start or cancel could not be written to the trail (the
+    action itself went ahead: a full disk must not stop an urgent cancel)."""
+    trail = getattr(backend.service, "trail", None)
+    problem = getattr(trail, "last_problem", None)
+    if isinstance(problem, str) and problem:
+        note(f"{PROG}: warning: {plain(problem)}")
+
+
 def cmd_log(args: argparse.Namespace, backend: Backend) -> int:
     organization = validate_organization_id(args.org) if args.org else None
     path = trail_path(backend.settings.data_dir)

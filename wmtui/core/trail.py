@@ -110,9 +110,9 @@ class Trail:
             try:
                 self._append_locked(line)
             except OSError as exc:
+                # Kept until someone reads it: a later line written does not undo a lost one.
                 self.last_problem = f"{self.path}: the trail could not be written ({exc})"
                 return False
-        self.last_problem = None
         return True
 
     def _open(self) -> int:
