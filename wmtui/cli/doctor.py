@@ -18,28 +18,12 @@ from wmtui.core.models import (
     validate_s3_bucket,
     validate_s3_prefix,
 )
-from wmtui.core.preflight import Preflight, PreflightTarget, report_lines
+from wmtui.core.preflight import PreflightTarget, report_lines
 from wmtui.core.setup_policies import SetupTarget, cloudformation_template, setup_documents
-from wmtui.factory import Backend
+from wmtui.factory import Backend, make_preflight
 
 EXIT_CHECK_FAILED = 1
 ACCOUNT_HELP = "the AWS account ID (for --print-setup; default: from --role-arn or --kms-key-arn)"
-
-
-def make_preflight(backend: Backend) -> Preflight | None:
-    """The doctor for this backend; None for the demo, whose WorkMail is an emulator and
-    whose IAM, S3 and KMS would be the real AWS's."""
-    if backend.demo is not None or backend.settings.demo:
-        return None
-    from wmtui.aws.preflight import Boto3Preflight
-
-    settings = backend.settings
-    return Boto3Preflight(
-        profile=settings.profile,
-        region=settings.region,
-        endpoint_url=settings.endpoint_url,
-        service=backend.service,
-    )
 
 
 def add_doctor_command(add_command: Callable[..., argparse.ArgumentParser]) -> None:

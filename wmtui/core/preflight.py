@@ -509,3 +509,49 @@ def report_lines(report: DoctorReport) -> list[str]:
         if check.fix and check.status is not Status.OK:
             lines.append(f"      fix: {check.fix}")
     return lines
+
+
+# -- a FAILED job's ErrorInfo ----------------------------------------------------------------
+
+# (words that all appear in the ErrorInfo, lower-cased) -> the set-up problem they point at.
+_CAUSES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("public",), "the bucket allows public access (check bucket-public-access)"),
+    (("region",), "the bucket or the key is not in the organization's Region"),
+    (("assume",), "WorkMail could not assume the role: its trust policy (check role-trust)"),
+    (("trust",), "WorkMail could not assume the role: its trust policy (check role-trust)"),
+    (("kms",), "the role may not use the KMS key: the key policy or the role's policy"),
+    (("key",), "the KMS key: disabled, not symmetric, or its policy shuts the role out"),
+    (("s3", "denied"), "the role may not write under the prefix (check role-permissions)"),
+    (("bucket",), "the bucket: missing, in another Region, or not writable by the role"),
+    (("role",), "the role: missing, not assumable, or without the permissions an export needs"),
+)
+
+
+def likely_setup_cause(error_info: str | None) -> str | None:
+    """The set-up problem a FAILED job's ErrorInfo points at, or None (not a set-up problem)."""
+    text = (error_info or "").lower()
+    if not text:
+        return None
+    for words, cause in _CAUSES:
+        if all(word in text for word in words):
+            return cause
+    return None
+
+
+def doctor_command(
+    region: str,
+    organization_id: str,
+    bucket: str | None,
+    prefix: str | None,
+    role_arn: str | None,
+    kms_key_arn: str | None,
+) -> str:
+    """The `wmtui doctor` command for a job's destination; what is unknown stays a placeholder."""
+    return PreflightTarget(
+        region,
+        organization_id,
+        bucket or "BUCKET",
+        prefix or "PREFIX",
+        role_arn or "ROLE_ARN",
+        kms_key_arn or "KMS_KEY_ARN",
+    ).command()

@@ -17,6 +17,8 @@ from rich.text import Text
 from wmtui.core.destinations import Destination, remember_destination
 from wmtui.core.export import ExportSpec, ExportStateError, export_state_path, read_export_state
 from wmtui.core.models import JobKey
+from wmtui.core.preflight import PreflightTarget
+from wmtui.ui.flows.preflight import PreflightFlow
 from wmtui.ui.flows.start import destination_for, mailbox_count, where_to_start
 from wmtui.ui.messages import ExportJobsStarted
 from wmtui.ui.notifications import export_finished_notifier
@@ -63,6 +65,20 @@ class ExportOrgFlow:
     def _planned(self, spec: ExportSpec | None) -> None:
         if spec is None:
             return
+        target = PreflightTarget(
+            spec.region,
+            spec.organization_id,
+            spec.bucket,
+            spec.prefix,
+            spec.role_arn,
+            spec.kms_key_arn,
+        )
+        # The first start to a destination: the doctor first, back to the form on its advice.
+        PreflightFlow.of(self.screen).before_start(
+            target, partial(self._confirm, spec), partial(self.open, spec)
+        )
+
+    def _confirm(self, spec: ExportSpec) -> None:
         self.screen.app.push_screen(
             ConfirmScreen(
                 "Export the organization?", self._summary(spec), yes_label="Start", wide=True

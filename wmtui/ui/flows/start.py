@@ -16,8 +16,10 @@ from wmtui.core.destinations import (
     remembered_destination,
 )
 from wmtui.core.models import ExportJob, JobState, Mailbox, StartRequest
+from wmtui.core.preflight import PreflightTarget
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.flows.calls import call_service
+from wmtui.ui.flows.preflight import PreflightFlow
 from wmtui.ui.messages import ExportStarted
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
@@ -101,6 +103,21 @@ class StartFlow:
     def _planned(self, plan: StartPlan | None) -> None:
         if plan is None:
             return
+        request = plan.request
+        target = PreflightTarget(
+            plan.region,
+            plan.organization_id,
+            request.s3_bucket_name,
+            request.s3_prefix,
+            request.role_arn,
+            request.kms_key_arn,
+        )
+        # The first start to a destination: the doctor first, back to the form on its advice.
+        PreflightFlow.of(self.screen).before_start(
+            target, partial(self._confirm, plan), partial(self.open, plan)
+        )
+
+    def _confirm(self, plan: StartPlan) -> None:
         request = plan.request
         summary = Text()
 
