@@ -181,3 +181,31 @@ def test_the_report_carries_the_proof_in_s3() -> None:
     header = out.getvalue().splitlines()[0].split(",")
     assert header == list(REPORT_COLUMNS)
     assert header[-5:] == ["MailboxSizeMB", "ObjectSize", "ETag", "Verification", "CheckedAt"]
+
+
+def test_mailbox_sizes_are_read_once_a_day_and_a_refusal_stops_the_rest(tmp_path: Path) -> None:
+    from wmtui.core.mailbox_sizes import MailboxSizes
+    from wmtui.core.service import ErrorKind, ServiceError
+
+    now = [NOW]
+    calls: list[str] = []
+
+    def reader(region: str, org: str, entity: str) -> float | None:
+        calls.append(entity)
+        return None if entity == "room" else 250.0
+
+    sizes = MailboxSizes(tmp_path / "sizes.json", clock=lambda: now[0])
+    assert sizes.lookup(reader, "us-east-1", ORG, ["a", "b", "room"]) == {"a": 250.0, "b": 250.0}
+    again = MailboxSizes(tmp_path / "sizes.json", clock=lambda: now[0])
+    assert again.lookup(reader, "us-east-1", ORG, ["a", "b"]) == {"a": 250.0, "b": 250.0}
+    assert sorted(calls) == ["a", "b", "room"]
+    now[0] = NOW + timedelta(days=2)
+
+    def denied(region: str, org: str, entity: str) -> float | None:
+        calls.append(entity)
+        raise ServiceError(ErrorKind.ACCESS_DENIED, "access denied", "allow it")
+
+    calls.clear()
+    assert again.lookup(denied, "us-east-1", ORG, [f"e{n}" for n in range(40)]) == {}
+    assert again.last_problem is not None and "access denied" in again.last_problem
+    assert len(calls) < 40

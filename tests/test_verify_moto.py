@@ -45,6 +45,8 @@ def moto_url() -> Iterator[str]:
 def moto(moto_url: str, monkeypatch: pytest.MonkeyPatch, aws_credentials: None) -> str:
     for service in ("S3", "KMS"):
         monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", moto_url)
+    # moto has no WorkMail: mailbox sizes meet a closed port on loopback (a warning).
+    monkeypatch.setenv("AWS_ENDPOINT_URL_WORKMAIL", "http://127.0.0.1:9")
     return moto_url
 
 

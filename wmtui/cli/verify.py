@@ -97,6 +97,36 @@ def _described(
     return jobs, errors
 
 
+def mailbox_sizes(backend: Backend, jobs: Sequence[ExportJob]) -> dict[JobKey, float]:
+    """Each job's mailbox size (GetMailboxDetails, cached a day beside the job cache), so an
+    export far smaller than its mailbox is flagged; a failure is a warning, never an exit."""
+    from wmtui.core.mailbox_sizes import MailboxSizes
+
+    store = MailboxSizes(backend.cache.path.with_name("mailbox-sizes.json"))
+    by_org: dict[tuple[str, str], list[ExportJob]] = {}
+    for job in jobs:
+        if job.entity_id:
+            by_org.setdefault((job.key.region, job.key.organization_id), []).append(job)
+    sizes: dict[JobKey, float] = {}
+    for (region, organization), org_jobs in by_org.items():
+        found = store.lookup(
+            backend.objects.mailbox_size_mb,
+            region,
+            organization,
+            [job.entity_id for job in org_jobs if job.entity_id],
+        )
+        for job in org_jobs:
+            size = found.get(job.entity_id or "")
+            if size is not None:
+                sizes[job.key] = size
+    if store.last_problem:
+        note(
+            f"{PROG}: warning: mailbox sizes not read, so SUSPICIOUS is not judged: "
+            f"{plain(store.last_problem)}"
+        )
+    return sizes
+
+
 def _record(job: ExportJob, result: Verification) -> dict[str, Any]:
     return {
         "JobId": job.job_id,
@@ -127,7 +157,8 @@ def cmd_verify(args: argparse.Namespace, backend: Backend) -> int:
     known = backend.cache.load()
     jobs, read_errors = _described(backend, wanted, known)
     checkable = [jobs[key] for key in wanted if key in jobs and is_checkable(jobs[key])]
-    results = backend.objects.check_many(checkable) if checkable else {}
+    sizes = mailbox_sizes(backend, checkable)
+    results = backend.objects.check_many(checkable, mailbox_sizes=sizes) if checkable else {}
     checked = [replace(job, verification=results[job.key]) for job in checkable]
     # Kept with each job: the app and `report` show them without checking again.
     problem = remember_jobs(backend, [*jobs.values(), *checked], set(wanted))

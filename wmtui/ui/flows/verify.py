@@ -139,7 +139,8 @@ class VerifyFlow:
             error: ServiceError | None = None
             try:
                 jobs = self._with_kms_keys(todo, described)
-                objects.check_many(jobs, clock=screen.clock, on_result=heard)
+                sizes = self._mailbox_sizes(objects, jobs)
+                objects.check_many(jobs, mailbox_sizes=sizes, clock=screen.clock, on_result=heard)
             except ServiceError as exc:
                 error = exc
             except Exception as exc:  # a bug must not end the app
@@ -149,6 +150,27 @@ class VerifyFlow:
         screen.run_worker(
             work, thread=True, group="verify", exit_on_error=False, description="verify in S3"
         )
+
+    def _mailbox_sizes(self, objects: ExportObjects, jobs: list[ExportJob]) -> dict[JobKey, float]:
+        """Mailbox sizes (cached a day beside the job cache), so a far too small export shows
+        as SUSPICIOUS; quietly none when GetMailboxDetails is refused."""
+        from wmtui.core.mailbox_sizes import MailboxSizes
+
+        store = MailboxSizes(self.screen.context.cache.path.with_name("mailbox-sizes.json"))
+        by_org: dict[tuple[str, str], list[ExportJob]] = {}
+        for job in jobs:
+            if job.entity_id:
+                by_org.setdefault((job.key.region, job.key.organization_id), []).append(job)
+        sizes: dict[JobKey, float] = {}
+        for (region, organization), org_jobs in by_org.items():
+            entity_ids = [job.entity_id for job in org_jobs if job.entity_id]
+            found = store.lookup(objects.mailbox_size_mb, region, organization, entity_ids)
+            sizes.update(
+                (job.key, found[job.entity_id])
+                for job in org_jobs
+                if job.entity_id and job.entity_id in found
+            )
+        return sizes
 
     def _with_kms_keys(
         self, todo: list[ExportJob], described: dict[JobKey, ExportJob]
