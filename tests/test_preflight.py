@@ -219,3 +219,68 @@ def test_a_denied_simulation_falls_back_to_reading_the_policies() -> None:
     assert set(decisions.values()) == {Decision.ALLOWED}
     assert method == ("by reading its policies; iam:SimulatePrincipalPolicy is not allowed")
     assert json.dumps(documents)  # the documents are plain JSON
+
+
+# -- a FAILED job's ErrorInfo, and the command line's refusals --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error_info", "cause"),
+    [
+        ("The role could not be assumed by export.workmail.amazonaws.com.", "trust policy"),
+        ("Unable to use the KMS key: kms:GenerateDataKey was denied", "KMS key"),
+        ("Unable to write to the S3 bucket: Access Denied.", "may not write under the prefix"),
+        ("The S3 bucket policy allows public access.", "public access"),
+        ("Internal error while reading the mailbox. Start the export again.", None),
+        (None, None),
+    ],
+)
+def test_an_error_info_names_its_likely_setup_cause(
+    error_info: str | None, cause: str | None
+) -> None:
+    from wmtui.core.preflight import likely_setup_cause
+
+    found = likely_setup_cause(error_info)
+    if cause is None:
+        assert found is None
+    else:
+        assert found is not None and cause in found
+
+
+def test_doctor_without_the_role_or_key_is_a_bad_parameter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wmtui.cli import main
+
+    base = ["doctor", ORG, "--region", "us-east-1", "--bucket", "exports-bucket", "--prefix", "p/"]
+    assert main(base) == 252
+    assert "need --role-arn and --kms-key-arn" in capsys.readouterr().err
+    assert main([*base, "--print-setup"]) == 252
+    assert "--format cloudformation" in capsys.readouterr().err
+    # A template needs the account; none of the ARNs that would carry it was given.
+    assert main([*base, "--print-setup", "--format", "cloudformation"]) == 252
+    assert "--account" in capsys.readouterr().err
+
+
+def test_print_setup_makes_no_call_and_writes_a_template(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from wmtui.cli import main
+
+    # No credentials and no endpoint at all: nothing is called.
+    code = main(
+        [
+            "doctor", ORG, "--region", "eu-west-1", "--bucket", "exports-bucket", "--prefix",
+            "p/", "--role-arn", ROLE, "--print-setup", "--format", "cloudformation",
+        ]
+    )  # fmt: skip
+    template = json.loads(capsys.readouterr().out)
+    assert code == 0
+    role = template["Resources"]["ExportRole"]["Properties"]
+    assert role["RoleName"] == "Export"
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Principal"] == {"Service": "export.workmail.amazonaws.com"}
+    key = template["Resources"]["ExportKey"]["Properties"]
+    assert key["KeySpec"] == "SYMMETRIC_DEFAULT"
+    bucket = template["Resources"]["ExportBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())

@@ -221,6 +221,75 @@ def _sub(text: str) -> dict[str, str]:
     return {"Fn::Sub": text}
 
 
+def _key_arn() -> dict[str, Any]:
+    return {"Fn::GetAtt": ["ExportKey", "Arn"]}
+
+
+def _bucket_arn() -> dict[str, str]:
+    return _sub("arn:${AWS::Partition}:s3:::${ExportBucket}")
+
+
+def _key_resource(target: SetupTarget) -> dict[str, Any]:
+    root = _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
+    return {
+        "Type": "AWS::KMS::Key",
+        "Properties": {
+            "Description": f"WorkMail exports of {target.organization_id}",
+            "KeySpec": "SYMMETRIC_DEFAULT",
+            "KeyUsage": "ENCRYPT_DECRYPT",
+            "EnableKeyRotation": True,
+            "KeyPolicy": {"Version": POLICY_VERSION, "Statement": [_key_admin_statement(root)]},
+        },
+    }
+
+
+def _bucket_resources(target: SetupTarget) -> dict[str, Any]:
+    encryption = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": _key_arn()}
+    every_object = _sub("arn:${AWS::Partition}:s3:::${ExportBucket}/*")
+    return {
+        "ExportBucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {
+                "BucketName": target.bucket,
+                "PublicAccessBlockConfiguration": dict(PUBLIC_ACCESS_BLOCK),
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": encryption}
+                    ]
+                },
+            },
+        },
+        "ExportBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "ExportBucket"},
+                "PolicyDocument": bucket_policy(target, _bucket_arn(), every_object),
+            },
+        },
+    }
+
+
+def _role_resource(target: SetupTarget) -> dict[str, Any]:
+    objects = _sub(f"arn:${{AWS::Partition}}:s3:::${{ExportBucket}}/{target.prefix}*")
+    org_arn = _sub(
+        "arn:${AWS::Partition}:workmail:${AWS::Region}:${AWS::AccountId}:organization/"
+        + target.organization_id
+    )
+    trust = trust_policy(target, org_arn)
+    trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] = {
+        "Ref": "AWS::AccountId"
+    }
+    permissions = role_permission_policy(target, _key_arn(), objects=objects, bucket=_bucket_arn())
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": target.role_name,
+            "AssumeRolePolicyDocument": trust,
+            "Policies": [{"PolicyName": ROLE_POLICY_NAME, "PolicyDocument": permissions}],
+        },
+    }
+
+
 def cloudformation_template(target: SetupTarget) -> dict[str, Any]:
     """One stack: the bucket (public access blocked, SSE-KMS, TLS only), the key, the role.
 
@@ -228,84 +297,18 @@ def cloudformation_template(target: SetupTarget) -> dict[str, Any]:
     grants it, conditioned as above: naming the role in the key policy would make the key
     wait for the role and the role for the key, a cycle CloudFormation refuses.
     """
-    objects = _sub(f"arn:${{AWS::Partition}}:s3:::${{ExportBucket}}/{target.prefix}*")
-    bucket = _sub("arn:${AWS::Partition}:s3:::${ExportBucket}")
-    key_arn = {"Fn::GetAtt": ["ExportKey", "Arn"]}
-    org_arn = _sub(
-        "arn:${AWS::Partition}:workmail:${AWS::Region}:${AWS::AccountId}:organization/"
-        + target.organization_id
-    )
-    account_trust = trust_policy(target, org_arn)
-    account_trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] = {
-        "Ref": "AWS::AccountId"
-    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"WorkMail mailbox export set-up for {target.organization_id} "
         f"(s3://{target.bucket}/{target.prefix}), least privilege. Made by wmtui.",
         "Resources": {
-            "ExportKey": {
-                "Type": "AWS::KMS::Key",
-                "Properties": {
-                    "Description": f"WorkMail exports of {target.organization_id}",
-                    "KeySpec": "SYMMETRIC_DEFAULT",
-                    "KeyUsage": "ENCRYPT_DECRYPT",
-                    "EnableKeyRotation": True,
-                    "KeyPolicy": {
-                        "Version": POLICY_VERSION,
-                        "Statement": [
-                            _key_admin_statement(
-                                _sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")
-                            )
-                        ],
-                    },
-                },
-            },
-            "ExportBucket": {
-                "Type": "AWS::S3::Bucket",
-                "Properties": {
-                    "BucketName": target.bucket,
-                    "PublicAccessBlockConfiguration": dict(PUBLIC_ACCESS_BLOCK),
-                    "BucketEncryption": {
-                        "ServerSideEncryptionConfiguration": [
-                            {
-                                "ServerSideEncryptionByDefault": {
-                                    "SSEAlgorithm": "aws:kms",
-                                    "KMSMasterKeyID": key_arn,
-                                }
-                            }
-                        ]
-                    },
-                },
-            },
-            "ExportBucketPolicy": {
-                "Type": "AWS::S3::BucketPolicy",
-                "Properties": {
-                    "Bucket": {"Ref": "ExportBucket"},
-                    "PolicyDocument": bucket_policy(
-                        target, bucket, _sub("arn:${AWS::Partition}:s3:::${ExportBucket}/*")
-                    ),
-                },
-            },
-            "ExportRole": {
-                "Type": "AWS::IAM::Role",
-                "Properties": {
-                    "RoleName": target.role_name,
-                    "AssumeRolePolicyDocument": account_trust,
-                    "Policies": [
-                        {
-                            "PolicyName": ROLE_POLICY_NAME,
-                            "PolicyDocument": role_permission_policy(
-                                target, key_arn, objects=objects, bucket=bucket
-                            ),
-                        }
-                    ],
-                },
-            },
+            "ExportKey": _key_resource(target),
+            **_bucket_resources(target),
+            "ExportRole": _role_resource(target),
         },
         "Outputs": {
             "RoleArn": {"Value": {"Fn::GetAtt": ["ExportRole", "Arn"]}},
-            "KmsKeyArn": {"Value": key_arn},
+            "KmsKeyArn": {"Value": _key_arn()},
             "Bucket": {"Value": {"Ref": "ExportBucket"}},
         },
     }
