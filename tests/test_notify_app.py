@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from test_ui_emulator import settle
-from textual.widgets import DataTable, Static
+from test_ui_operations_emulator import export_app, fill_destination, twenty
+from textual.widgets import DataTable, Input, Static
 
 from wmtui.core.cache import JobCache
 from wmtui.core.models import JobKey, StartRequest
@@ -17,7 +19,11 @@ from wmtui.core.settings import Settings
 from wmtui.core.watchlist import WatchList
 from wmtui.emulator.server import EmulatorServer
 from wmtui.factory import Backend, audit, build_app
+from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
 from wmtui.ui.screens.trail import TrailScreen
+
+__all__ = ["twenty"]  # a fixture, used by name
 
 ROLE = "arn:aws:iam::123456789012:role/WorkMailExport"
 KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -103,3 +109,37 @@ async def test_a_finished_job_is_told_once_and_the_trail_shows_a_start(
     told = [(e["event"], e["job_id"]) for e in heard(log)]
     assert ("job_completed", running.job_id) in told
     assert len(told) == len(set(told))
+
+
+async def test_an_organization_export_in_the_app_tells_its_end_once(
+    tmp_path: Path, twenty: EmulatorServer
+) -> None:
+    command, log = recorder(tmp_path)
+    org = twenty.state.organization_ids[0]
+    for _ in range(2):  # the second run resumes a finished export: nothing new to tell
+        app = export_app(tmp_path, twenty)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(app, pilot)
+            jobs = app.jobs_screen
+            jobs.settings = replace(jobs.settings, notify_command=command)
+            await pilot.press("E")
+            await pilot.pause()
+            assert isinstance(app.screen, ExportFormScreen)
+            app.screen.query_one("#export-organization", Input).value = org
+            await fill_destination(pilot, "export", "org-export")
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ExportProgressScreen)
+            await settle(app, pilot)
+            assert screen.halted is not None and screen.halted.finished
+    # Each job it started is a watched job too: told as the app sees it end, once.
+    events = heard(log)
+    jobs_told = [e["job_id"] for e in events if e["event"] == "job_completed"]
+    assert len(jobs_told) == len(set(jobs_told))
+    [event] = [e for e in events if e["event"] == "org_export_finished"]
+    assert event["organization_id"] == org
+    assert event["counts"] == {"total": 20, "done": 20, "failed": 0, "skipped": 0}
