@@ -63,9 +63,11 @@ class TrailScreen(Screen[None]):
         Binding("r", "reload", "Reload"),
     ]
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, problem: str | None = None) -> None:
         super().__init__()
         self.path = path
+        # A line this run could not write (AuditedService's trail.last_problem): said here.
+        self.problem = problem
         self.actions: list[TrailAction] = []
         self.shown: list[TrailAction] = []
         self.broken = 0
@@ -109,6 +111,9 @@ class TrailScreen(Screen[None]):
         note.append(safe_text(str(self.path), "dim", limit=120))
         if self.broken:
             note.append(f" · {self.broken} unreadable line(s) left out", style="yellow")
+        if self.problem:
+            note.append("\n")
+            note.append(safe_text(self.problem, "bold red", limit=300))
         self.query_one("#trail-note", Static).update(note)
         self._detail(0)
 
