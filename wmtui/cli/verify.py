@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_OK, EXIT_SERVICE, CliError
-from wmtui.cli.jobs import name_lookup, remember_jobs
+from wmtui.cli.jobs import learn_names, name_lookup, remember_jobs
 from wmtui.cli.notifications import tell_verifications
 from wmtui.cli.output import PROG, error_line, json_dump, note, plain, say, table_lines
 from wmtui.core.display import compact_timestamp, iso_timestamp, mailbox_name
@@ -194,6 +194,11 @@ def _print_results(
     if not checked:
         note("No watched COMPLETED export to verify.")
         return
+    wanted: dict[tuple[str, str], list[str]] = {}
+    for job in checked:
+        if job.entity_id:
+            wanted.setdefault((job.key.region, job.key.organization_id), []).append(job.entity_id)
+    learn_names(backend, wanted)
     name_of = name_lookup(backend)
     rows = []
     for job in checked:
