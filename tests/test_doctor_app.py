@@ -233,3 +233,26 @@ async def test_a_failed_job_names_the_likely_cause_and_the_doctor_command(
         assert "Likely cause: WorkMail could not assume the role" in shown
         assert f"wmtui doctor {failed.key.organization_id}" in shown
     assert key(1) != failed.key
+
+
+async def test_d_checks_a_described_jobs_own_destination(tmp_path: Path) -> None:
+    jobs = standard_jobs()
+    preflight = FakePreflight(failing=False)
+    app = app_with(tmp_path, preflight, jobs)
+    app.describe_delay = 0
+    # Remembered for the organization, but the job's own destination wins once it is read.
+    remember_destination(
+        tmp_path / "config", REGION, ORG, Destination("other-bucket", "org/", ROLE, KMS)
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table(app).select_key(str(jobs[1].key))
+        await settle(app, pilot)
+        await pilot.press("D")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DoctorScreen)
+    assert preflight.runs == [
+        PreflightTarget(
+            REGION, ORG, "wm-export", "exports", jobs[1].role_arn or "", jobs[1].kms_key_arn or ""
+        )
+    ]

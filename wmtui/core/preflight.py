@@ -349,9 +349,8 @@ def region_of_arn(arn: str) -> str:
 
 def judge_key(target: PreflightTarget, metadata: Mapping[str, Any]) -> Check:
     """Enabled, symmetric, customer managed: what StartMailboxExportJob needs of the key."""
-    problems = []
-    if metadata.get("KeyState", "Enabled" if metadata.get("Enabled") else "") != "Enabled":
-        problems.append(f"it is {metadata.get('KeyState') or 'disabled'}")
+    state = metadata.get("KeyState") or ("Enabled" if metadata.get("Enabled") else "Disabled")
+    problems = [] if state == "Enabled" else [f"it is {state}"]
     spec = metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec")
     if spec and spec != "SYMMETRIC_DEFAULT":
         problems.append(f"it is {spec}, not SYMMETRIC_DEFAULT")
@@ -361,9 +360,8 @@ def judge_key(target: PreflightTarget, metadata: Mapping[str, Any]) -> Check:
         problems.append("it is AWS managed (its policy cannot let the role use it)")
     if not problems:
         return Check(KEY, Status.OK, "the key is enabled, symmetric and customer managed")
-    if problems == [f"it is {metadata.get('KeyState') or 'disabled'}"] and (
-        metadata.get("KeyState") in (None, "Disabled")
-    ):
+    if problems == ["it is Disabled"]:
+        # Only switched off: turning it on again is the whole fix.
         fix = f"aws kms enable-key --key-id {target.kms_key_arn}"
     else:
         fix = (

@@ -99,27 +99,38 @@ class PreflightFlow:
         self._run(target, done)
 
     def target_for_selected(self) -> PreflightTarget | None:
-        """The selected job's organization and destination: the job's own, else the one
-        remembered for its organization."""
+        """The selected job's organization and destination: the job's own when Describe has
+        given all four, else the one remembered for its organization (never a mix)."""
         screen = self.screen
         key = screen.selected_key()
         if key is None:
             return None
         job = screen.board.jobs.get(key)
-        bucket = job.s3_bucket_name if job else None
-        prefix = job.s3_prefix if job else None
-        role = job.role_arn if job else None
-        kms_key = job.kms_key_arn if job else None
-        if not (bucket and prefix and role and kms_key):
-            remembered = remembered_destination(screen.settings.config_dir, key.organization_id)
-            if remembered is not None:
-                bucket = bucket or remembered.bucket
-                prefix = prefix or remembered.prefix
-                role = role or remembered.role_arn
-                kms_key = kms_key or remembered.kms_key_arn
-        if not (bucket and prefix and role and kms_key):
+        described = job is not None and all(
+            (job.s3_bucket_name, job.s3_prefix, job.role_arn, job.kms_key_arn)
+        )
+        if job is not None and described:
+            return PreflightTarget(
+                key.region,
+                key.organization_id,
+                job.s3_bucket_name or "",
+                job.s3_prefix or "",
+                job.role_arn or "",
+                job.kms_key_arn or "",
+            )
+        remembered = remembered_destination(screen.settings.config_dir, key.organization_id)
+        if remembered is None or not all(
+            (remembered.bucket, remembered.prefix, remembered.role_arn, remembered.kms_key_arn)
+        ):
             return None
-        return PreflightTarget(key.region, key.organization_id, bucket, prefix, role, kms_key)
+        return PreflightTarget(
+            key.region,
+            key.organization_id,
+            remembered.bucket,
+            remembered.prefix,
+            remembered.role_arn,
+            remembered.kms_key_arn,
+        )
 
     def open(self) -> None:
         """`D`: the full report for the selected job's organization and destination."""
