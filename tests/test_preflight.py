@@ -284,3 +284,22 @@ def test_print_setup_makes_no_call_and_writes_a_template(
     assert key["KeySpec"] == "SYMMETRIC_DEFAULT"
     bucket = template["Resources"]["ExportBucket"]["Properties"]
     assert all(bucket["PublicAccessBlockConfiguration"].values())
+
+
+@pytest.mark.parametrize("resource_prefix", ["wm*", "wm/*"])
+def test_a_role_policy_on_the_prefix_with_or_without_its_slash_passes(
+    resource_prefix: str,
+) -> None:
+    for prefix in ("wm", "wm/"):
+        setup = SetupTarget("us-east-1", ACCOUNT, ORG, "exports-bucket", prefix, ROLE, KEY)
+        policy = setup_documents(setup)["role_permission_policy"]
+        for statement in policy["Statement"]:
+            if statement["Sid"] == "WriteExportsUnderThePrefix":
+                statement["Resource"] = f"arn:aws:s3:::exports-bucket/{resource_prefix}"
+            condition = statement.get("Condition", {}).get("StringLike")
+            if condition:
+                condition["kms:EncryptionContext:aws:s3:arn"] = (
+                    f"arn:aws:s3:::exports-bucket/{resource_prefix}"
+                )
+        decisions = role_decisions(setup, [policy])
+        assert set(decisions.values()) == {Decision.ALLOWED}, (prefix, decisions)

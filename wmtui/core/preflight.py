@@ -275,8 +275,10 @@ def judge_trust(setup: SetupTarget, document: Mapping[str, Any]) -> Check:
 
 
 def sample_object_arn(setup: SetupTarget) -> str:
-    """An object an export of the prefix would write, to ask about."""
-    return f"arn:aws:s3:::{setup.bucket}/{setup.prefix}export.zip"
+    """An object an export of the prefix would write, to ask about: the prefix, a slash, the
+    job's .zip (as S3Path reads), so a policy on `prefix*` and one on `prefix/*` both match."""
+    head = setup.prefix.rstrip("/")
+    return f"arn:aws:s3:::{setup.bucket}/{head + '/' if head else ''}export.zip"
 
 
 def kms_context(setup: SetupTarget) -> dict[str, str]:
