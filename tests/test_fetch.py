@@ -195,3 +195,21 @@ def test_fetch_against_moto_resumes_a_part(
         assert (fresh / "j-1.zip").read_bytes() == body
     finally:
         server.stop()
+
+
+def test_all_verified_fetches_only_what_verify_proved(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    where = ["--endpoint-url", world.server.endpoint_url, "--region", REGION]
+    jobs = world.state.jobs(world.org)
+    assert main([*where, "add", world.org, *(job.job_id for job in jobs)]) == 0
+    # Nothing verified yet: nothing to fetch, and it says what to run.
+    assert main([*where, "fetch", world.org, "--all-verified", "-o", str(tmp_path)]) == 0
+    assert "wmtui verify" in capsys.readouterr().err
+    assert main([*where, "verify", world.org]) == 0
+    capsys.readouterr()
+    assert main([*where, "fetch", world.org, "--all-verified", "-o", str(tmp_path)]) == 0
+    fetched = sorted(path.name for path in tmp_path.iterdir())
+    assert fetched == [f"{world.job.job_id}.zip"]
+    assert (tmp_path / fetched[0]).read_bytes() == world.body
+    capsys.readouterr()
