@@ -303,3 +303,40 @@ def test_a_role_policy_on_the_prefix_with_or_without_its_slash_passes(
                 )
         decisions = role_decisions(setup, [policy])
         assert set(decisions.values()) == {Decision.ALLOWED}, (prefix, decisions)
+
+
+def test_an_account_wide_public_access_block_covers_a_bucket_without_its_own() -> None:
+    """moto's S3 Control cannot be reached on 127.0.0.1 (botocore puts the account ID in front
+    of the host name), so the account-wide setting is stubbed."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from wmtui.aws.preflight import _Run
+    from wmtui.core.setup_policies import PUBLIC_ACCESS_BLOCK
+
+    def client(name: str, region: str | None = None) -> Any:
+        return boto3.client(
+            name,
+            region_name="us-east-1",
+            aws_access_key_id="AKIDTEST",
+            aws_secret_access_key="secret",
+            endpoint_url="http://127.0.0.1:9",
+        )
+
+    s3, control = client("s3"), client("s3control")
+    target = PreflightTarget("us-east-1", ORG, "exports-bucket", "wm/", ROLE, KEY)
+    run = _Run(target, lambda name, *_: {"s3": s3, "s3control": control}.get(name, s3), None, None)
+    run.account = ACCOUNT
+    with Stubber(s3) as s3_stub, Stubber(control) as control_stub:
+        s3_stub.add_client_error(
+            "get_public_access_block", "NoSuchPublicAccessBlockConfiguration", http_status_code=404
+        )
+        control_stub.add_response(
+            "get_public_access_block",
+            {"PublicAccessBlockConfiguration": dict(PUBLIC_ACCESS_BLOCK)},
+            {"AccountId": ACCOUNT},
+        )
+        run._public_access()
+    check = run.checks["bucket-public-access"]
+    assert check.status is Status.OK
+    assert "account's Block Public Access" in check.found
