@@ -213,3 +213,32 @@ def test_all_verified_fetches_only_what_verify_proved(
     assert fetched == [f"{world.job.job_id}.zip"]
     assert (tmp_path / fetched[0]).read_bytes() == world.body
     capsys.readouterr()
+
+
+def test_a_full_disk_keeps_the_good_part_and_the_next_run_continues(
+    world: World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    from wmtui.aws import download
+
+    real_write = download._GoodPrefix.write
+
+    def full_after_6_mb(self: Any, data: bytes) -> int:
+        if self.tell() + len(data) > 6 * 1024 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(download._GoodPrefix, "write", full_after_6_mb)
+    assert world.fetch(tmp_path) == 255
+    assert "No space left on device" in capsys.readouterr().err
+    part = tmp_path / f"{world.job.job_id}.zip.part"
+    kept = part.read_bytes()
+    assert world.body.startswith(kept) and len(kept) <= 6 * 1024 * 1024
+    monkeypatch.setattr(download._GoodPrefix, "write", real_write)
+    assert world.fetch(tmp_path) == 0
+    assert (tmp_path / f"{world.job.job_id}.zip").read_bytes() == world.body
+    capsys.readouterr()
