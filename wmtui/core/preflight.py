@@ -421,7 +421,8 @@ def judge_key_policy(
                 KEY_POLICY,
                 Status.FAIL,
                 "the key policy leaves the role to IAM, and the role's policies do not allow "
-                "kms:Decrypt and kms:GenerateDataKey",
+                "kms:Decrypt and kms:GenerateDataKey: either this statement or the role-"
+                "permissions fix is enough",
                 fix,
             )
         return Check(
