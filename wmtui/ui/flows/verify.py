@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 # How often results reach the screen while a big batch runs.
 FLUSH_EVERY = 0.5
+# Background checks per refresh round at most (v and V are not limited).
+BACKGROUND_BATCH = 500
 
 
 class VerifyFlow:
@@ -83,7 +85,9 @@ class VerifyFlow:
         self._run(todo, announce=True)
 
     def in_background(self) -> None:
-        """Check, quietly, every watched job that needs it now."""
+        """Check, quietly, the watched jobs that need it now: the latest to end first, at most
+        BACKGROUND_BATCH a round (a first start over 10,000 cached jobs spreads its checks
+        over a few refreshes instead of taking the CPU from the keys at once)."""
         if self.objects is None or self._halted or self.screen.closed:
             return
         now = self.screen.clock()
@@ -92,8 +96,12 @@ class VerifyFlow:
             for job in self.screen.board.jobs.values()
             if job.key not in self._busy and needs_check(job, now)
         ]
-        if due:
-            self._run(due, announce=False)
+        if not due:
+            return
+        if len(due) > BACKGROUND_BATCH:
+            due.sort(key=lambda job: job.end_time or job.start_time or now, reverse=True)
+            due = due[:BACKGROUND_BATCH]
+        self._run(due, announce=False)
 
     def _unavailable(self) -> bool:
         if self.objects is None:
