@@ -212,3 +212,18 @@ def test_throttling_is_an_error_saying_so(aws_credentials: None) -> None:
     )
     assert result.outcome is Outcome.ERROR
     assert "throttl" in (result.error or "").lower()
+
+
+def test_a_job_given_a_key_alias_is_compared_with_the_aliased_key(world: World) -> None:
+    import boto3
+
+    kms = boto3.client("kms", region_name=REGION)
+    alias = f"alias/wm-export-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=world.key)
+    alias_arn = world.key.split(":key/")[0] + ":" + alias
+    aliased = world.job("al", kms_key_arn=alias_arn)
+    world.put_kms(aliased, b"zip" * 10, world.key)
+    assert objects().check(aliased).outcome is Outcome.VERIFIED
+    other = world.job("al2", kms_key_arn=alias_arn)
+    world.put_kms(other, b"zip" * 10, world.other_key)
+    assert objects().check(other).outcome is Outcome.WRONG_KEY

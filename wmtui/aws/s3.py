@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from wmtui.core.verification import (
     failed_check,
     is_checkable,
     judge,
+    same_kms_key,
 )
 
 if TYPE_CHECKING:
@@ -138,6 +140,7 @@ class Boto3ExportObjects:
         self._lock = threading.Lock()
         self._session: boto3.session.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
+        self._aliases: dict[str, str | None] = {}
 
     @property
     def s3_endpoint_url(self) -> str | None:
@@ -179,7 +182,11 @@ class Boto3ExportObjects:
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
                 )
-                endpoint = self._s3_endpoint_url if service == "s3" else self._workmail_endpoint_url
+                # KMS (an alias's target) goes where botocore sends it: AWS_ENDPOINT_URL_KMS.
+                endpoint = {
+                    "s3": self._s3_endpoint_url,
+                    "workmail": self._workmail_endpoint_url,
+                }.get(service)
                 client = self._session.client(
                     service,  # type: ignore[call-overload]
                     region_name=region,
@@ -262,7 +269,34 @@ class Boto3ExportObjects:
             outcome = Outcome.FORBIDDEN if exc.kind is ErrorKind.ACCESS_DENIED else Outcome.ERROR
             why = f"{exc.message} ({exc.fix})" if exc.fix else exc.message
             return failed_check(outcome, why, checked_at=clock(), mailbox_size_mb=mailbox_size_mb)
+        if (
+            found is not None
+            and found.kms_key
+            and job.kms_key_arn
+            and ":alias/" in job.kms_key_arn
+            and not same_kms_key(job.kms_key_arn, found.kms_key)
+        ):
+            # S3 names the key by its ARN; a job given an alias is compared with its target.
+            target = self._alias_target(job.key.region, job.kms_key_arn)
+            if target is not None:
+                job = replace(job, kms_key_arn=target)
         return judge(job, found, checked_at=clock(), mailbox_size_mb=mailbox_size_mb)
+
+    def _alias_target(self, region: str, alias_arn: str) -> str | None:
+        """The key ARN an alias points at (kms:DescribeKey), cached; None if it cannot be
+        read (the object is then judged against the alias, and says so)."""
+        with self._lock:
+            if alias_arn in self._aliases:
+                return self._aliases[alias_arn]
+        try:
+            answer = self._client("kms", region).describe_key(KeyId=alias_arn)
+            target = answer.get("KeyMetadata", {}).get("Arn")
+        except Exception:
+            target = None
+        target = str(target) if target else None
+        with self._lock:
+            self._aliases[alias_arn] = target
+        return target
 
     def check_many(
         self,
