@@ -242,3 +242,18 @@ def test_a_full_disk_keeps_the_good_part_and_the_next_run_continues(
     assert world.fetch(tmp_path) == 0
     assert (tmp_path / f"{world.job.job_id}.zip").read_bytes() == world.body
     capsys.readouterr()
+
+
+def test_the_progress_line_shows_percent_rate_and_eta(capsys: pytest.CaptureFixture[str]) -> None:
+    from wmtui.cli.fetch import _ProgressBar
+
+    bar = _ProgressBar("job-1")
+    bar.enabled = True  # as on a terminal
+    bar.started -= 2.0  # two seconds in
+    bar(0, 100 * 1024 * 1024)
+    bar.last_drawn = 0.0
+    bar(50 * 1024 * 1024, 100 * 1024 * 1024)
+    bar.end()
+    line = capsys.readouterr().err.split("\r")[-1]
+    assert "job-1:  50%" in line and "50.0 MB of 100.0 MB" in line
+    assert "MB/s" in line and "ETA" in line
