@@ -23,6 +23,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+# models imports this module only lazily (ExportJob.from_dict), so this is no cycle.
+from wmtui.core.models import JobState
+
 if TYPE_CHECKING:
     from wmtui.core.models import ExportJob
 
@@ -289,8 +292,6 @@ def failed_check(
 
 def is_checkable(job: ExportJob) -> bool:
     """Only a COMPLETED job with an S3 path has an object to check."""
-    from wmtui.core.models import JobState
-
     return job.state is JobState.COMPLETED and job.s3_uri is not None
 
 
