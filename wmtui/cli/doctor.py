@@ -6,11 +6,12 @@ Exit codes: 0 nothing FAILed (WARNs allowed), 1 something FAILed, 252-255 as eve
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 
 from wmtui.cli.arguments import resolve_region
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_OK, CliError
-from wmtui.cli.output import json_dump, plain, say
+from wmtui.cli.output import json_dump, note, plain, say
 from wmtui.core.models import (
     validate_kms_key_arn,
     validate_organization_id,
@@ -23,6 +24,8 @@ from wmtui.core.setup_policies import SetupTarget, cloudformation_template, setu
 from wmtui.factory import Backend, make_preflight
 
 EXIT_CHECK_FAILED = 1
+# botocore's settings that send the doctor's other calls somewhere else than AWS.
+_ENDPOINTS = tuple(f"AWS_ENDPOINT_URL{suffix}" for suffix in ("", "_IAM", "_S3", "_KMS", "_STS"))
 ACCOUNT_HELP = "the AWS account ID (for --print-setup; default: from --role-arn or --kms-key-arn)"
 
 
@@ -62,7 +65,9 @@ def add_doctor_command(add_command: Callable[..., argparse.ArgumentParser]) -> N
 def _account(args: argparse.Namespace) -> str:
     if args.account:
         if not (len(args.account) == 12 and args.account.isdigit()):
-            raise CliError(f"{plain(args.account)} is not an account ID", "12 digits", 252)
+            raise CliError(
+                f"{plain(args.account)} is not an account ID", "12 digits", EXIT_BAD_PARAMETERS
+            )
         return str(args.account)
     for arn in (args.role_arn, args.kms_key_arn):
         parts = arn.split(":")
@@ -122,6 +127,11 @@ def cmd_doctor(args: argparse.Namespace, backend: Backend) -> int:
             "the demo has no IAM, S3 or KMS to check",
             "run wmtui doctor against your AWS account",
             EXIT_BAD_PARAMETERS,
+        )
+    if backend.settings.endpoint_url and not any(os.environ.get(name) for name in _ENDPOINTS):
+        note(
+            "wmtui: --endpoint-url is WorkMail's only: IAM, S3, KMS and STS are asked where "
+            "botocore sends them (AWS_ENDPOINT_URL_IAM and the like, else AWS itself)"
         )
     report = preflight.run(target)
     if args.json:
