@@ -340,3 +340,30 @@ def test_an_account_wide_public_access_block_covers_a_bucket_without_its_own() -
     check = run.checks["bucket-public-access"]
     assert check.status is Status.OK
     assert "account's Block Public Access" in check.found
+
+
+def test_the_app_gets_a_doctor_only_against_real_aws(tmp_path: Any) -> None:
+    """The demo and an emulator endpoint have no IAM, S3 or KMS of their own to check."""
+    from dataclasses import replace
+
+    from wmtui.aws.preflight import Boto3Preflight
+    from wmtui.core.settings import Settings
+    from wmtui.factory import make_preflight, open_backend
+
+    settings = Settings(
+        config_dir=tmp_path / "c",
+        cache_dir=tmp_path / "k",
+        data_dir=tmp_path / "d",
+        region="us-east-1",
+    )
+    with open_backend(settings) as backend:
+        assert isinstance(make_preflight(backend, in_app=True), Boto3Preflight)
+        assert isinstance(make_preflight(backend), Boto3Preflight)
+    emulated = replace(settings, endpoint_url="http://127.0.0.1:9")
+    with open_backend(emulated) as backend:
+        assert make_preflight(backend, in_app=True) is None
+        # `wmtui doctor --endpoint-url`: WorkMail there, the rest where botocore sends it.
+        assert isinstance(make_preflight(backend), Boto3Preflight)
+    with open_backend(replace(settings, demo=True)) as backend:
+        assert make_preflight(backend) is None
+        assert make_preflight(backend, in_app=True) is None
