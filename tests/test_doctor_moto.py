@@ -601,3 +601,15 @@ def test_print_setup_json_gives_each_document_and_command(
     assert any("put-role-policy" in command for command in documents["commands"])
     print_cfn = cloudformation_template(world.target)
     assert print_cfn["Resources"]["ExportBucket"]["Properties"]["BucketName"] == world.bucket
+
+
+def test_an_organization_that_is_not_active_fails(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deleted = world.emulator.state.add_organization("leaving", state="Deleted", region=REGION)
+    code, checks = doctor(capsys, world.args(org=deleted))
+    assert code == 1
+    assert "organization" in fails(checks)
+    assert "is Deleted, not Active" in checks["organization"]["found"]
+    # The other organization's running exports cannot be listed: a WARN, not a crash.
+    assert checks["running-exports"]["status"] == "WARN"

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from wmtui.aws.errors import to_service_error
 from wmtui.aws.preflight_calls import (
     Denied,
     Missing,
@@ -79,15 +80,19 @@ class Boto3Preflight:
             try:
                 session = self._session(target.region)
             except Exception as exc:
-                from wmtui.aws.errors import to_service_error
-
                 raise to_service_error(exc, "doctor", profile=self._profile) from exc
 
             def client(name: str, region: str | None = None) -> Any:
                 endpoint = self._endpoint_url if name == "workmail" else None
-                return session.client(
-                    name, region_name=region or target.region, endpoint_url=endpoint, config=config
-                )
+                try:
+                    return session.client(
+                        name,
+                        region_name=region or target.region,
+                        endpoint_url=endpoint,
+                        config=config,
+                    )
+                except Exception as exc:  # a broken profile or endpoint setting
+                    raise to_service_error(exc, name, profile=self._profile) from exc
 
             return _Run(target, client, self._service, self._profile).report()
 
@@ -168,7 +173,11 @@ class _Run:
                 Check(
                     pf.ORGANIZATION,
                     Status.FAIL,
-                    f"organization {org} was not found in {self.target.region} ({exc})",
+                    (
+                        f"organization {org} is not Active ({exc})"
+                        if exc.code == "OrganizationStateException"
+                        else f"organization {org} was not found in {self.target.region} ({exc})"
+                    ),
                     "check the organization ID and --region: aws workmail list-organizations "
                     f"--region {self.target.region}",
                 )
