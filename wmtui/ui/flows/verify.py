@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from wmtui.core.models import ExportJob, JobKey
 from wmtui.core.service import ErrorKind, ExportObjects, ServiceError
@@ -22,6 +22,7 @@ from wmtui.core.verification import Outcome, Verification, is_checkable, needs_c
 from wmtui.ui.safe_text import sanitize
 
 if TYPE_CHECKING:
+    from wmtui.ui.messages import RefreshFinished
     from wmtui.ui.screens.jobs import JobsScreen
 
 # How often results reach the screen while a big batch runs.
@@ -275,3 +276,18 @@ def verify_all_in_view(screen: JobsScreen) -> None:
 def verify_in_background(screen: JobsScreen) -> None:
     """After a refresh: check what has come due (never checked, or its check has aged)."""
     VerifyFlow.of(screen).in_background()
+
+
+class VerifyKeys:
+    """v, V and the background checks, mixed into the jobs screen (whose class is at its size
+    budget). Textual calls a message handler of every class in the screen's MRO, so this
+    one runs after the screen's own, once the refresh is on the board."""
+
+    def action_verify(self) -> None:
+        verify_selected(cast("JobsScreen", self))
+
+    def action_verify_all(self) -> None:
+        verify_all_in_view(cast("JobsScreen", self))
+
+    def on_refresh_finished(self, message: RefreshFinished) -> None:
+        verify_in_background(cast("JobsScreen", self))
