@@ -5,7 +5,10 @@ never decides a path. While it downloads it is `<JobId>.zip.part`, with the obje
 `<JobId>.zip.part.etag`; an interrupted or disk-full download leaves the `.part` holding only
 bytes known to be good (a contiguous start of the object), and the next run continues from
 there with a ranged GetObject bound to the same ETag (If-Match). A complete file is checked
-against the object's size and ETag, then moved into place without replacing anything.
+against the object's size and ETag (the transfer manager's ranges carry If-Match too, and a
+HeadObject afterwards must show the same ETag: for an SSE-KMS object the ETag is not an MD5
+of the bytes, so "the same object throughout" is what it can prove), then linked into place
+without replacing anything.
 """
 
 from __future__ import annotations
