@@ -6,6 +6,7 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -359,3 +360,78 @@ def test_cli_start_refuses_a_short_account_id_before_sending(
     assert main(argv) == 252
     assert "12 digits" in capsys.readouterr().err
     assert world.state.counters_snapshot().total() == 0
+
+
+# --- part 1: the same work, less time --------------------------------------------------------
+
+
+def test_a_save_after_a_load_writes_what_a_fresh_save_of_the_same_jobs_writes(
+    tmp_path: Path,
+) -> None:
+    from dataclasses import replace
+
+    from wmtui.core.cache import JobCache
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    jobs = {
+        JobKey("us-east-1", ORG, f"job-{n}"): ExportJob(
+            key=JobKey("us-east-1", ORG, f"job-{n}"),
+            state=JobState.RUNNING,
+            entity_id=f"e-{n}",
+            description="caf\u00e9 \u2028 line",
+            start_time=now,
+            last_seen=now,
+        )
+        for n in range(5)
+    }
+    JobCache(tmp_path / "a.json").save(jobs)
+    loaded_cache = JobCache(tmp_path / "a.json")
+    loaded = loaded_cache.load()
+    changed = JobKey("us-east-1", ORG, "job-2")
+    loaded[changed] = replace(loaded[changed], state=JobState.COMPLETED, estimated_progress=100)
+    loaded_cache.save(loaded)
+    JobCache(tmp_path / "b.json").save(loaded)
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert JobCache(tmp_path / "a.json").load()[changed].state is JobState.COMPLETED
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"jobs": [{"a": 1, "b": [None, True, 1.5, "\u00e9\x1b"]}], "errors": [], "calls": {}},
+        [1, {"x": {}}, [], [[]], {"y": {1: 2}}, float("nan"), -0.0, 10**30],
+        "plain",
+    ],
+)
+def test_json_output_is_what_json_itself_writes(value: object) -> None:
+    import json
+
+    from wmtui.cli.output import json_dump
+
+    assert json_dump(value) == json.dumps(value, indent=2, ensure_ascii=True)
+
+
+def test_list_add_and_remove_import_neither_boto3_nor_the_other_commands(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from wmtui.cli import main; main(sys.argv[1:]); "
+        "print('modules:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore') or m in ('wmtui.cli.status', 'wmtui.cli.export', "
+        "'wmtui.core.refresh', 'textual'))))"
+    )
+    for argv in (["list"], ["add", ORG, "job-1"], ["remove", ORG, "job-1"]):
+        done = subprocess.run(
+            [sys.executable, "-c", code, "--region", "us-east-1", *argv],
+            capture_output=True,
+            text=True,
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": str(tmp_path),
+                "WMTUI_CONFIG_DIR": str(tmp_path / "config"),
+                "WMTUI_CACHE_DIR": str(tmp_path / "cache"),
+            },
+            check=True,
+        )
+        assert done.stdout.splitlines()[-1] == "modules:", (argv, done.stdout)

@@ -1,4 +1,4 @@
-"""The watch list's commands: add, remove, list and status, and the job table they print.
+"""The watch list's commands: add, remove and list, and the job table they (and status) print.
 
 Also the pieces other commands share about watched jobs: who a mailbox is (names), and folding
 jobs just read into the job cache.
@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 from wmtui.cli.arguments import keys_from_args
 from wmtui.cli.errors import EXIT_OK
-from wmtui.cli.notifications import job_events, send_events
 from wmtui.cli.output import (
     PROG,
-    error_line,
-    error_object,
     job_record,
     json_dump,
     note,
@@ -29,13 +23,11 @@ from wmtui.cli.output import (
 from wmtui.core.display import (
     compact_timestamp,
     has_been_read,
-    iso_timestamp,
     mailbox_name,
     progress_percent,
     state_word,
 )
 from wmtui.core.models import ExportJob, JobKey, Mailbox
-from wmtui.core.notify import ended as job_ended
 from wmtui.core.service import ServiceError
 from wmtui.factory import Backend
 
@@ -211,148 +203,3 @@ def cmd_list(args: argparse.Namespace, backend: Backend) -> int:
     say()
     say(f"{len(watched)} watched; last-known states from the cache. `wmtui status` reads them now.")
     return EXIT_OK
-
-
-@dataclass
-class StatusReport:
-    watched: list[JobKey]
-    jobs: dict[JobKey, ExportJob]
-    fresh: set[JobKey]
-    job_errors: dict[JobKey, ServiceError]
-    other_errors: list[dict[str, Any]]
-    shown_errors: list[str]
-    calls: dict[str, int]
-    finished_at: datetime
-    exit_code: int
-    # Where reading failed: no point asking those for names as well.
-    all_failed: bool = False
-    failed_orgs: frozenset[tuple[str, str]] = frozenset()
-    # Jobs this refresh saw end (RUNNING in the cache, final now): for notifications.
-    ended: tuple[ExportJob, ...] = ()
-
-
-def refresh_once(backend: Backend) -> StatusReport:
-    # The planner's normal plan: RUNNING and never-seen jobs are read; final ones never
-    # change, so they come from the cache with the time they were last seen.
-    from wmtui.core.refresh import RefreshPlanner
-
-    watched = backend.watchlist.load()
-    known = backend.cache.load()
-    if not watched:
-        return StatusReport(watched, dict(known), set(), {}, [], [], {}, datetime.now(UTC), 0)
-    if backend.cache.last_problem:
-        note(f"{PROG}: warning: {plain(backend.cache.last_problem)}")
-    result = RefreshPlanner().refresh(backend.service, watched, known)
-    merged = result.applied_to(known)
-    if not backend.cache.save(merged) and backend.cache.last_problem:
-        note(f"{PROG}: warning: {plain(backend.cache.last_problem)}")
-    # result.jobs holds only what this refresh read; the rest is the cache's.
-    fresh = set(result.jobs)
-    # A job whose final state is known is not hurt by an error that stopped the reading.
-    unsettled = [
-        key
-        for key in watched
-        if key not in fresh and not (key in merged and merged[key].state.is_final)
-    ]
-    job_errors: dict[JobKey, ServiceError] = {}
-    other_errors: list[dict[str, Any]] = []
-    shown: list[str] = []
-    codes: list[int] = []
-    if result.global_error is not None:
-        error = result.global_error
-        codes.append(error.exit_code)
-        other_errors.append({"scope": "all", **error_object(error)})
-        shown.append(error_line(error.message, error.fix))
-        job_errors.update(dict.fromkeys(unsettled, error))
-    for (region, organization), error in sorted(result.org_errors.items()):
-        codes.append(error.exit_code)
-        other_errors.append(
-            {
-                "scope": "organization",
-                "region": region,
-                "organization_id": organization,
-                **error_object(error),
-            }
-        )
-        shown.append(error_line(f"{organization} ({region}): {error.message}", error.fix))
-        for key in unsettled:
-            if (key.region, key.organization_id) == (region, organization):
-                job_errors[key] = error
-    for key, error in sorted(result.job_errors.items()):
-        codes.append(error.exit_code)
-        other_errors.append({"scope": "job", **key.to_dict(), **error_object(error)})
-        shown.append(error_line(f"job {key}: {error.message}", error.fix))
-        job_errors[key] = error
-    return StatusReport(
-        watched=watched,
-        jobs=merged,
-        fresh=fresh,
-        job_errors=job_errors,
-        other_errors=other_errors,
-        shown_errors=shown,
-        calls=dict(result.calls),
-        finished_at=result.finished_at,
-        exit_code=max(codes, default=EXIT_OK),
-        all_failed=result.global_error is not None,
-        failed_orgs=frozenset(result.org_errors),
-        ended=tuple(
-            merged.get(k, job) for k, job in result.jobs.items() if job_ended(known.get(k), job)
-        ),
-    )
-
-
-def cmd_status(args: argparse.Namespace, backend: Backend) -> int:
-    report = refresh_once(backend)
-    if report.watched and not report.all_failed:
-        wanted: dict[tuple[str, str], list[str]] = {}
-        for key in report.watched:
-            job = report.jobs.get(key)
-            if job is not None and job.entity_id:
-                wanted.setdefault((key.region, key.organization_id), []).append(job.entity_id)
-        learn_names(backend, wanted, skip=report.failed_orgs)
-    name_of = name_lookup(backend)
-    send_events(backend, job_events(backend, report.ended, name_of))
-    if args.json:
-        jobs = []
-        for key in report.watched:
-            record = job_record(key, report.jobs.get(key), name_of(key, report.jobs.get(key)))
-            record["fresh"] = key in report.fresh
-            error = report.job_errors.get(key)
-            record["error"] = error_object(error) if error else None
-            jobs.append(record)
-        say(
-            json_dump(
-                {
-                    "jobs": jobs,
-                    "errors": report.other_errors,
-                    "refreshed_at": iso_timestamp(report.finished_at),
-                    "calls": report.calls,
-                }
-            )
-        )
-    elif not report.watched:
-        note("No jobs are watched. Add one with: wmtui add ORG_ID JOB_ID")
-    else:
-        print_jobs_table(
-            report.watched,
-            report.jobs,
-            name_of=name_of,
-            fresh=report.fresh,
-            failed=report.job_errors,
-        )
-        say()
-        cached = sum(
-            1
-            for key in report.watched
-            if key not in report.fresh and key in report.jobs and key not in report.job_errors
-        )
-        calls = sum(report.calls.values())
-        summary = f"{len(report.fresh)} read now ({calls} call{'s' if calls != 1 else ''})"
-        if cached:
-            summary += f", {cached} final from the cache (final states never change)"
-        if report.job_errors:
-            summary += f", {len(report.job_errors)} could not be read (!)"
-        say(summary + ".")
-    for line in report.shown_errors:
-        note(line)
-    return report.exit_code

@@ -46,8 +46,54 @@ def error_line(message: str, fix: str = "") -> str:
 
 
 def json_dump(data: object) -> str:
-    # ensure_ascii escapes every control and non-ASCII character: safe to cat to a terminal.
-    return json.dumps(data, indent=2, ensure_ascii=True, sort_keys=False)
+    """`json.dumps(data, indent=2, ensure_ascii=True)`, the same text, several times faster.
+
+    ensure_ascii escapes every control and non-ASCII character: safe to cat to a terminal.
+    With `indent`, json encodes in Python; here the containers are laid out by hand and every
+    string and number goes through json's C encoder (`status --json` prints 1,000 jobs).
+    """
+    parts: list[str] = []
+    _lay_out(data, "\n", parts)
+    return "".join(parts)
+
+
+_string = json.encoder.encode_basestring_ascii  # C
+_float = json.JSONEncoder(ensure_ascii=True).encode  # nan, inf and -inf as json writes them
+_CONSTANTS = {True: "true", False: "false", None: "null"}
+
+
+def _lay_out(value: Any, newline: str, parts: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        parts.append(_string(value))
+    elif value is None or kind is bool:
+        parts.append(_CONSTANTS[value])
+    elif kind is int:
+        parts.append(int.__repr__(value))
+    elif kind is dict and value and all(type(k) is str for k in value):
+        inner = newline + "  "
+        parts.append("{")
+        separator = inner
+        for key, item in value.items():
+            parts.append(separator)
+            parts.append(_string(key))
+            parts.append(": ")
+            _lay_out(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif (kind is list or kind is tuple) and value:
+        inner = newline + "  "
+        parts.append("[")
+        separator = inner
+        for item in value:
+            parts.append(separator)
+            _lay_out(item, inner, parts)
+            separator = "," + inner
+        parts.append(newline + "]")
+    elif kind is float:
+        parts.append(_float(value))
+    else:  # empty containers, other keys, subclasses: json's own answer, indented to fit
+        parts.append(json.dumps(value, indent=2, ensure_ascii=True).replace("\n", newline))
 
 
 def table_lines(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

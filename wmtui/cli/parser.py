@@ -34,6 +34,20 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """--version: the installed version, looked up only when asked (importlib.metadata is not
+    free, and every command builds this parser)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"{parser.prog} {_version()}")  # on stdout, as argparse's own action does
+        parser.exit()
+
+
 def _add_global_options(parser: argparse.ArgumentParser) -> None:
     """Options every command takes, before or after the subcommand.
 
@@ -80,7 +94,7 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run against a built-in emulator with a throwaway watch list (no AWS needed)",
     )
-    group.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    group.add_argument("--version", action=_VersionAction)
 
 
 # The subcommands' `add_parser` with the global options given: every command takes them.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -23,12 +24,8 @@ from wmtui.cli.errors import (
     EXIT_TERMINATED,
     CliError,
 )
-from wmtui.cli.export import cmd_export_org
-from wmtui.cli.jobs import cmd_add, cmd_list, cmd_remove, cmd_status
-from wmtui.cli.operations import cmd_cancel, cmd_presign, cmd_start
 from wmtui.cli.output import PROG, error_line, note, plain
 from wmtui.cli.parser import CommandLineParser, build_parser
-from wmtui.cli.report import cmd_report
 from wmtui.cli.signals import set_signal_handlers
 from wmtui.core.models import ValidationError, validate_region
 from wmtui.core.service import ServiceError
@@ -112,17 +109,36 @@ def _run_emulator(extra: list[str]) -> int:
     return run_emulator_command(parser.parse_args(extra))
 
 
-COMMANDS: Mapping[str, Callable[[argparse.Namespace, Backend], int]] = {
-    "add": cmd_add,
-    "remove": cmd_remove,
-    "list": cmd_list,
-    "status": cmd_status,
-    "start": cmd_start,
-    "cancel": cmd_cancel,
-    "export-org": cmd_export_org,
-    "report": cmd_report,
-    "presign": cmd_presign,
+# Each command's module, imported only when that command runs: `wmtui list` must not pay for
+# what `wmtui export-org` needs.
+COMMANDS: Mapping[str, str | Callable[[argparse.Namespace, Backend], int]] = {
+    "add": "wmtui.cli.jobs:cmd_add",
+    "remove": "wmtui.cli.jobs:cmd_remove",
+    "list": "wmtui.cli.jobs:cmd_list",
+    "status": "wmtui.cli.status:cmd_status",
+    "start": "wmtui.cli.operations:cmd_start",
+    "cancel": "wmtui.cli.operations:cmd_cancel",
+    "export-org": "wmtui.cli.export:cmd_export_org",
+    "report": "wmtui.cli.report:cmd_report",
+    "presign": "wmtui.cli.operations:cmd_presign",
+    "coverage": "wmtui.cli.coverage:cmd_coverage",
+    "doctor": "wmtui.cli.doctor:cmd_doctor",
+    "verify": "wmtui.cli.verify:cmd_verify",
+    "fetch": "wmtui.cli.fetch:cmd_fetch",
+    "log": "wmtui.cli.log:cmd_log",
 }
+
+
+def command_function(command: str) -> Callable[[argparse.Namespace, Backend], int]:
+    """The function that runs `command`, its module imported now."""
+    target = COMMANDS[command]
+    if not isinstance(target, str):
+        return target
+    module_name, _, name = target.partition(":")
+    function: Callable[[argparse.Namespace, Backend], int] = getattr(
+        importlib.import_module(module_name), name
+    )
+    return function
 
 
 def _run(argv: list[str]) -> int:
@@ -155,7 +171,14 @@ def _run(argv: list[str]) -> int:
     with open_backend(settings) as backend:
         if command is None:
             return _run_tui(backend)
-        return COMMANDS[command](args, backend)
+        run = command_function(command)
+        try:
+            return run(args, backend)
+        finally:
+            if getattr(backend.service, "trail", None) is not None:
+                from wmtui.cli.log import warn_trail_problem
+
+                warn_trail_problem(backend)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,9 +121,28 @@ class JobCache:
         if data is None:
             return {}
         try:
-            return self._parse(data)
+            jobs = self._parse(data)
         except _Unusable as exc:
             return self._set_aside(str(exc))
+        self._remember_lines(data, jobs)
+        return jobs
+
+    def _remember_lines(self, data: bytes, jobs: dict[JobKey, ExportJob]) -> None:
+        """Keep the file's own line of each job, as a save keeps what it wrote: the next save
+        encodes only the jobs that changed (`wmtui status` loads 1,000 and changes a few).
+
+        Only for a file laid out as `save` writes it (a line per job, in order)."""
+        body = data.decode("utf-8", "replace").split("\n")[1:-2]
+        if len(body) != len(jobs):
+            return
+        lines: dict[JobKey, tuple[ExportJob, str]] = {}
+        for (key, job), text in zip(jobs.items(), body, strict=True):
+            line = text.strip().removesuffix(",")
+            if not (line.startswith("{") and line.endswith("}")):
+                return
+            lines[key] = (job, line)
+        self._lines = lines
+        self._order = sorted(lines, key=_sort_key)
 
     def save(self, jobs: Mapping[JobKey, ExportJob]) -> bool:
         """Write every job atomically (file 0600, folder 0700); False if it could not be.

@@ -9,8 +9,7 @@ is left alone for a while (5 minutes after throttling or network trouble, an hou
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,6 +37,36 @@ class NamesOutcome:
     # The directory's own trouble (its cache file unreadable or unwritable), if any.
     cache_problem: str | None = None
     cancelled: bool = False
+
+
+def in_daemon_threads(
+    function: Callable[[OrgKey], Exception | None], items: Sequence[OrgKey], workers: int
+) -> list[Exception | None]:
+    """`function` of each item on `workers` threads, in the items' order.
+
+    Daemon threads, unlike ThreadPoolExecutor's: one call hung on a dead network must not hold
+    up the interpreter's exit after Ctrl+C (`wmtui status` reads names this way)."""
+    results: list[Exception | None] = [None] * len(items)
+    todo = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                step = next(todo, None)
+            if step is None:
+                return
+            index, item = step
+            results[index] = function(item)
+
+    threads = [
+        threading.Thread(target=work, name=f"wmtui-names_{n}", daemon=True) for n in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 class NameLearner:
@@ -109,9 +138,7 @@ class NameLearner:
         if len(orgs) == 1:
             results = [read(orgs[0])]
         else:
-            workers = min(self._max_parallel, len(orgs))
-            with ThreadPoolExecutor(workers, thread_name_prefix="wmtui-names") as pool:
-                results = list(pool.map(read, orgs))
+            results = in_daemon_threads(read, orgs, min(self._max_parallel, len(orgs)))
         now = self._clock()
         with self._lock:
             for org, error in zip(orgs, results, strict=True):

@@ -58,7 +58,7 @@ from wmtui.ui.screens.help import HelpScreen
 from wmtui.ui.widgets.banner import Banner, problem_text
 from wmtui.ui.widgets.detail import DetailPane, JobView
 from wmtui.ui.widgets.job_table import JobTable
-from wmtui.ui.widgets.status import StatusInfo, StatusLine, render_status
+from wmtui.ui.widgets.status import StatusInfo, StatusLine, freshness, render_status
 
 if TYPE_CHECKING:
     from wmtui.ui.widgets.cells import Palette
@@ -188,8 +188,7 @@ class JobsScreen(Screen[None]):
         """Make the cache folder before any worker does: the job cache's and the names
         cache's writers, in two threads, could otherwise race to make it, and
         ensure_private_dir then takes the folder the other just made for a file in the way."""
-        # The job cache's own folder: per endpoint, inside the cache folder (factory).
-        cache_dir = self.context.cache.path.parent
+        cache_dir = self.context.cache.path.parent  # per endpoint (factory)
         if cache_dir.is_dir():
             return
         with contextlib.suppress(OSError):  # a save says what is wrong, once, if it matters
@@ -312,9 +311,7 @@ class JobsScreen(Screen[None]):
             sort_label=self.sort_mode.label,
             filter_text=self.filter_text,
             now=self.clock(),
-            read_only=self.settings.read_only,
-            last_good_refresh=board.last_good_refresh,
-            last_try_failed=board.global_error is not None,
+            **freshness(board, read_only=self.settings.read_only),
         )
         self.query_one(StatusLine).show(render_status(info, self.palette))
 

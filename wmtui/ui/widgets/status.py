@@ -6,10 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
+from wmtui.core.board import JobBoard
 from wmtui.ui.safe_text import safe_text
 from wmtui.ui.widgets.cells import Palette, relative_time, same_look, short_span
 
@@ -40,6 +42,15 @@ class StatusInfo:
     # last try failed as a whole.
     last_good_refresh: datetime | None = None
     last_try_failed: bool = False
+
+
+def freshness(board: JobBoard, *, read_only: bool) -> dict[str, Any]:
+    """StatusInfo's fields about the mode and the last refreshes, from the board."""
+    return {
+        "read_only": read_only,
+        "last_good_refresh": board.last_good_refresh,
+        "last_try_failed": board.global_error is not None,
+    }
 
 
 # "endpoint http://127.0.0.1:8765": the host and port are what tells two endpoints apart.
