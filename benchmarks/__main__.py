@@ -27,7 +27,7 @@ from benchmarks.common import (
     yes_no,
 )
 
-ITEMS = (1, 2, 3, 4, 5, 6)
+ITEMS = (1, 2, 3, 4, 5, 6, 7)
 DEFAULT_OUTPUT = Path(__file__).with_name("RESULTS.md")
 
 
@@ -36,10 +36,10 @@ def _parse_items(text: str) -> list[int]:
         items = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"items are numbers 1-6 separated by commas: {text!r}"
+            f"items are numbers 1-7 separated by commas: {text!r}"
         ) from None
     if not items or any(item not in ITEMS for item in items):
-        raise argparse.ArgumentTypeError(f"items are numbers 1-6 separated by commas: {text!r}")
+        raise argparse.ArgumentTypeError(f"items are numbers 1-7 separated by commas: {text!r}")
     return items
 
 
@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(ITEMS),
         metavar="N[,N...]",
         help="which items to run: 1 API calls, 2 refresh time, 3 applying a refresh to the "
-        "screen, 4 start-up, 5 memory, 6 verifying 1,000 exports in S3 (default: all)",
+        "screen, 4 start-up, 5 memory, 6 verifying 1,000 exports in S3, 7 commands against one "
+        "AWS CLI call (default: all)",
     )
     parser.add_argument(
         "--latency-ms",
@@ -122,6 +123,10 @@ def run_items(items: Sequence[int], options: Options) -> list[Section]:
         from benchmarks import verify
 
         runners.append((6, "verifying exports in S3", verify.run))
+    if 7 in items:
+        from benchmarks import commands
+
+        runners.append((7, "commands against one AWS CLI call", commands.run))
     for item, title, runner in runners:
         _log(f"item {item}: {title}")
         try:
