@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from test_ui_app import SIZE, detail, notices, settle, static_text, table
-from test_ui_fakes import ORG, REGION, FakeService, key, people, standard_jobs
+from test_ui_fakes import ORG, REGION, FakeService, fixed_clock, key, people, standard_jobs
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -75,6 +75,7 @@ def app_with(tmp_path: Path, preflight: FakePreflight, jobs: list[ExportJob]) ->
         watchlist,
         JobCache(tmp_path / "cache" / "jobs.json"),
         settings,
+        clock=fixed_clock,
         preflight=preflight,
     )
     app.cursor_blink = False
@@ -256,3 +257,19 @@ async def test_d_checks_a_described_jobs_own_destination(tmp_path: Path) -> None
             REGION, ORG, "wm-export", "exports", jobs[1].role_arn or "", jobs[1].kms_key_arn or ""
         )
     ]
+
+
+def test_the_failures_before_a_first_start_snapshot(snap_compare: Any, tmp_path: Path) -> None:
+    """What a person sees when the doctor finds the set-up broken: only what failed, each
+    with its fix, and the two ways on."""
+    from test_snapshots import until_still
+
+    app = app_with(tmp_path, FakePreflight(), standard_jobs())
+    app.describe_delay = 0
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await until_still(app, pilot)
+        await fill_start_form(app, pilot)
+        await until_still(app, pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

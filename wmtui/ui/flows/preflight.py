@@ -75,7 +75,7 @@ class PreflightFlow:
         if self.preflight is None or target in self.reports:
             start()
             return
-        self.screen.notify("Checking the set-up first (read-only)…", markup=False, timeout=4)
+        self.screen.notify("Checking the set-up first (read-only)…", markup=False, timeout=8)
 
         def done(report: DoctorReport | None, error: str | None) -> None:
             if report is None:

@@ -57,7 +57,6 @@ class DoctorScreen(ModalScreen[bool]):
     """The doctor's report for one destination, filled in when the checks end."""
 
     DEFAULT_CSS = """
-    DoctorScreen #doctor-dialog { width: 120; }
     DoctorScreen #doctor-target { height: auto; margin-bottom: 1; }
     DoctorScreen #doctor-scroll { height: auto; max-height: 28; }
     DoctorScreen #doctor-report { height: auto; }
@@ -95,6 +94,9 @@ class DoctorScreen(ModalScreen[bool]):
                     yield Button("Close (Esc)", id="doctor-back")
 
     def on_mount(self) -> None:
+        # Fixes carry whole policies and ARNs: as wide as the confirmations with ARNs in them
+        # (an inline style, as the app's .dialog width would win over this screen's CSS).
+        self.query_one("#doctor-dialog").styles.width = 110
         self.query_one("#doctor-back", Button).focus()
 
     def _body(self) -> Text:
