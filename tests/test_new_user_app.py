@@ -24,3 +24,32 @@ async def test_read_only_keys_say_why_they_do_nothing(tmp_path: Path) -> None:
             assert "read-only" in notices(app)[-1]
     for operation in ("StartMailboxExportJob", "CancelMailboxExportJob"):
         assert service.calls[operation] == 0
+
+
+async def test_a_help_list_that_does_not_fit_says_it_scrolls_and_leaves_room_for_a_toast(
+    tmp_path: Path,
+) -> None:
+    jobs = standard_jobs()
+    service = FakeService(jobs, mailboxes=people(8))
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        more = app.screen.query_one("#help-more")
+        assert more.display
+        assert "more line" in static_text(app.screen, "#help-more")
+        assert "below" in static_text(app.screen, "#help-more")
+        await pilot.press("end")
+        await pilot.pause()
+        assert "above" in static_text(app.screen, "#help-more")
+        assert "below" not in static_text(app.screen, "#help-more")
+        # The bottom rows stay free: a toast there covers none of the box.
+        dialog = app.screen.query_one("#help-dialog").region
+        assert dialog.bottom <= 36 - 5
+    tall = build_app(tmp_path / "tall", service, [job.key for job in jobs])
+    async with tall.run_test(size=(120, 100)) as pilot:
+        await settle(tall, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not tall.screen.query_one("#help-more").display

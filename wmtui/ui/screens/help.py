@@ -48,7 +48,34 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("wmtui keys"), classes="dialog-title")
             with VerticalScroll(id="help-scroll"):
                 yield Static(render_help(self._rows), id="help-keys")
+            # Said only when the list does not fit: a cut list must say that it scrolls.
+            yield Static("", id="help-more")
             yield Static(Text(self._note, style="dim"), id="help-note")
+
+    def on_mount(self) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        self.watch(scroll, "scroll_y", self._show_more, init=False)
+        self.watch(scroll, "max_scroll_y", self._show_more, init=False)
+        self.call_after_refresh(self._show_more)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_more)
+
+    def _show_more(self, _value: object = None) -> None:
+        scroll = self.query_one("#help-scroll", VerticalScroll)
+        hidden = scroll.max_scroll_y
+        more = self.query_one("#help-more", Static)
+        if hidden <= 0:
+            more.display = False
+            return
+        below = hidden - round(scroll.scroll_y)
+        words = []
+        if round(scroll.scroll_y) > 0:
+            words.append("▲ more above")
+        if below > 0:
+            words.append(f"▼ {below} more line{'s' if below != 1 else ''} below")
+        more.update(Text(" · ".join(words) + " — ↑ ↓ PgUp PgDn scroll", style="bold"))
+        more.display = True
 
     def action_close(self) -> None:
         self.dismiss(None)
