@@ -13,7 +13,6 @@ from typing import Any
 from test_ui_app import SIZE, notices, settle, static_text
 from test_ui_fakes import ORG, REGION, FakeService, build_app, people, standard_jobs
 from textual.pilot import Pilot
-from textual.widgets import DataTable
 
 from wmtui.core.coverage import DISABLED_WHY, Group
 from wmtui.core.destinations import Destination, remember_destination
@@ -22,6 +21,7 @@ from wmtui.ui.app import WmtuiApp
 from wmtui.ui.flows.mailboxes import MailboxesFlow
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.mailboxes import MailboxesScreen
+from wmtui.ui.widgets.mailbox_table import MailboxTable
 
 DESTINATION = Destination(
     "wm-export",
@@ -69,7 +69,7 @@ def names(screen: MailboxesScreen) -> list[str]:
 
 def select(screen: MailboxesScreen, name: str) -> None:
     index = names(screen).index(name)
-    screen.query_one(DataTable).move_cursor(row=index, animate=False)
+    screen.query_one(MailboxTable).move_cursor(row=index, animate=False)
 
 
 def group_of(screen: MailboxesScreen, name: str) -> Group:
@@ -164,7 +164,7 @@ async def test_the_24_hour_rule_queues_with_the_time_left(tmp_path: Path) -> Non
         assert "Cleo Example 3 (eligible in 19h 0m)" in summary
         assert not service.started
         row = names(screen).index("cleo3")
-        note = str(screen.query_one(DataTable).get_row_at(row)[-1])
+        note = str(screen.query_one(MailboxTable).cells_at(row)[-1])
         assert note == "queued: eligible in 19h 0m"
 
 

@@ -236,9 +236,15 @@ def coverage_rows(
     sizes = sizes or {}
     rows: list[CoverageRow] = []
     for mailbox in mailboxes:
-        own = by_mailbox.get(mailbox.entity_id, [])
-        group, job, said, words = classify(mailbox, own, cutoff=cutoff, proof=proof)
+        own = by_mailbox.get(mailbox.entity_id)
         size = sizes.get(mailbox.entity_id)
+        if own is None:
+            # Most mailboxes of a large organization: no job, nothing to weigh.
+            enabled = mailbox.state is None or mailbox.state.upper() == "ENABLED"
+            group = Group.NOT_EXPORTED if enabled else Group.DISABLED
+            rows.append(CoverageRow(mailbox=mailbox, group=group, job=None, size_mb=size))
+            continue
+        group, job, said, words = classify(mailbox, own, cutoff=cutoff, proof=proof)
         if size is None:
             size = _size_from_jobs(own)
         rows.append(
@@ -253,7 +259,8 @@ def coverage_rows(
                 jobs=len(own),
             )
         )
-    rows.sort(key=lambda r: (r.group.order, r.mailbox.label.casefold(), r.entity_id))
+    order = _GROUP_ORDER
+    rows.sort(key=lambda r: (order[r.group], r.mailbox.label.casefold(), r.entity_id))
     return rows
 
 

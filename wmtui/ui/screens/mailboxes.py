@@ -18,10 +18,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import Footer, Input, Static
 
 from wmtui.core.coverage import (
     DISABLED_WHY,
@@ -43,6 +42,7 @@ from wmtui.core.display import relative_time
 from wmtui.core.models import ExportJob, Mailbox
 from wmtui.core.service import ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.widgets.mailbox_table import MailboxTable
 
 MAILBOXES_BINDINGS: list[BindingType] = [
     Binding("escape", "close", "Back", tooltip="Back to the jobs"),
@@ -54,17 +54,18 @@ MAILBOXES_BINDINGS: list[BindingType] = [
     Binding("g", "cycle_group", "Group", tooltip="Show one group at a time, or all"),
     Binding("r", "reload", "Refresh", tooltip="Read the organization's mailboxes and jobs again"),
 ]
-COLUMNS: tuple[str, ...] = (
-    " ",
-    "Group",
-    "Mailbox",
-    "Email",
-    "Kind",
-    "On",
-    "Size",
-    "State",
-    "Age",
-    "Note",
+# (label, width): set widths, so 5,000 rows are never measured.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    (" ", 1),
+    ("Group", 22),
+    ("Mailbox", 22),
+    ("Email", 24),
+    ("Kind", 8),
+    ("On", 3),
+    ("Size", 7),
+    ("State", 9),
+    ("Age", 7),
+    ("Note", 12),
 )
 MARK = "●"
 # The group filter's cycle: every group, then each one alone.
@@ -130,16 +131,17 @@ class MailboxesScreen(Screen[None]):
         yield Static(id="mailboxes-title")
         yield Static(id="deadline")
         yield Input(id="mailboxes-filter", placeholder="Filter: name, email, group, state…")
-        yield DataTable(id="mailboxes", cursor_type="row", zebra_stripes=False)
+        yield MailboxTable(COLUMNS, id="mailboxes")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns(*COLUMNS)
+        table = self.query_one(MailboxTable)
         self.query_one("#mailboxes-filter", Input).display = False
         self.compute(self.source.cached_mailboxes(), self.source.known_jobs())
         table.focus()
-        self.action_reload()
+        # Read once the cached rows are on screen: the worker's parsing would slow the paint.
+        self.complete = False
+        self.call_after_refresh(self.action_reload)
 
     # ---- rows ----------------------------------------------------------------------------------
 
@@ -155,16 +157,14 @@ class MailboxesScreen(Screen[None]):
         self.show_rows()
 
     def show_rows(self) -> None:
-        table = self.query_one(DataTable)
+        table = self.query_one(MailboxTable)
         now = self.source.clock()
         selected = self.selected_row()
         groups = [self.group_filter] if self.group_filter is not None else None
         self.shown = sort_rows(filter_rows(self.rows, self.filter_text, groups), self.sort_key, now)
         queued = self.source.queued()
-        table.clear()
-        table.add_rows(
-            [self.cells_of(row, now, queued) for row in self.shown],
-        )
+        shown = self.shown
+        table.set_rows(len(shown), lambda index: self.cells_of(shown[index], now, queued))
         if selected is not None:
             index = next(
                 (i for i, r in enumerate(self.shown) if r.entity_id == selected.entity_id), 0
@@ -223,7 +223,7 @@ class MailboxesScreen(Screen[None]):
         panel.set_class(deadline.warning, "-warning")
 
     def selected_row(self) -> CoverageRow | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(MailboxTable)
         index = table.cursor_row
         if not self.shown or index < 0 or index >= len(self.shown):
             return None
@@ -279,9 +279,9 @@ class MailboxesScreen(Screen[None]):
         if row is None:
             return
         self.marked.symmetric_difference_update({row.entity_id})
-        table = self.query_one(DataTable)
+        table = self.query_one(MailboxTable)
         cursor = table.cursor_row
-        table.update_cell_at(Coordinate(cursor, 0), MARK if row.entity_id in self.marked else " ")
+        table.row_changed(cursor)
         if cursor + 1 < len(self.shown):
             table.move_cursor(row=cursor + 1, animate=False)
         self.show_header()
@@ -344,7 +344,7 @@ class MailboxesScreen(Screen[None]):
             event.stop()
             if not event.value:
                 event.input.display = False
-            self.query_one(DataTable).focus()
+            self.query_one(MailboxTable).focus()
 
     def clear_filter(self) -> None:
         box = self.query_one("#mailboxes-filter", Input)
@@ -352,7 +352,7 @@ class MailboxesScreen(Screen[None]):
         box.display = False
         self.filter_text = ""
         self.show_rows()
-        self.query_one(DataTable).focus()
+        self.query_one(MailboxTable).focus()
 
     def refresh_rows(self) -> None:
         """Group again with the jobs the app knows now (a start made, a queue drained)."""
