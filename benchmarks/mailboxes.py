@@ -164,7 +164,7 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
     figures = measure(options, log)
     section = Section(
         6,
-        f"The mailboxes screen, {MAILBOXES:,} mailboxes (emulator latency {options.latency_ms:g} ms)",
+        f"The mailboxes screen, {MAILBOXES:,} mailboxes (latency {options.latency_ms:g} ms)",
         ["figure", "median", "samples", "target"],
     )
     first = median(figures.first_paint)
