@@ -67,7 +67,7 @@ def terminal() -> Terminal:
     return Terminal()
 
 
-def test_inside_tmux_over_ssh_uses_osc52_and_tmux_buffer(terminal: Terminal) -> None:
+def test_inside_tmux_over_ssh_uses_the_tmux_buffer_alone(terminal: Terminal) -> None:
     run = FakeRun()
     report = yank(
         URI,
@@ -78,20 +78,21 @@ def test_inside_tmux_over_ssh_uses_osc52_and_tmux_buffer(terminal: Terminal) -> 
         which=tools_on_path("tmux", "xclip"),
         platform="linux",
     )
-    assert terminal.sent == [URI]
+    # `load-buffer -w` forwards it to the outer terminal; an OSC 52 as well would give tmux
+    # (set-clipboard on) a second, identical buffer.
+    assert terminal.sent == []
     assert run.tools == ["tmux"]  # xclip would copy on the server: not used over SSH
     args, kwargs = run.calls[0]
     assert args[1:] == ["load-buffer", "-w", "-"]
     assert kwargs["input"] == URI.encode()
     assert 0 < kwargs["timeout"] <= 5
     assert kwargs["env"]["TMUX"] == TMUX_ENV["TMUX"]
-    assert report.channels == ("OSC 52", "tmux buffer")
+    assert report.channels == ("tmux buffer",)
     assert report.failures == ()
     assert report.ok
     assert report.severity == "information"
     assert report.message == (
-        "Sent to the terminal clipboard via OSC 52 + tmux buffer"
-        f" (not confirmed by the terminal): {URI}"
+        f"Sent to the terminal clipboard via tmux buffer (not confirmed by the terminal): {URI}"
     )
 
 
@@ -299,7 +300,9 @@ def test_tmux_without_w_flag_falls_back_to_a_plain_buffer(terminal: Terminal) ->
     run = FakeRun({"tmux": [old_tmux]})
     report = yank(URI, osc52=terminal, environ=TMUX_ENV, run=run, which=tools_on_path("tmux"))
     assert [args[1:] for args, _ in run.calls] == [["load-buffer", "-w", "-"], ["load-buffer", "-"]]
-    assert report.channels[1].startswith("tmux buffer (paste inside tmux")
+    assert report.channels[0].startswith("tmux buffer (paste inside tmux")
+    # A buffer an old tmux cannot forward: OSC 52 still reaches the outer terminal.
+    assert report.channels[1] == "OSC 52" and terminal.sent == [URI]
     assert report.failures == ()
 
 
@@ -456,7 +459,7 @@ def test_real_tmux_buffer_holds_the_uri(
     socket, environ = private_tmux
     report = yank(URI, osc52=terminal, environ=environ, platform="linux")
     assert report.failures == ()
-    assert "tmux buffer" in report.channels[1]
+    assert report.channels == ("tmux buffer",) and terminal.sent == []
     buffer = subprocess.run(
         ["tmux", "-L", socket, "show-buffer"], capture_output=True, timeout=10, check=True
     )

@@ -382,14 +382,20 @@ def _copy_auto(
     which: Callable[[str], str | None],
     platform: str,
 ) -> None:
-    """Mode auto: OSC 52 unless TERM=dumb, tmux's buffer inside tmux, a native tool on a
-    local desktop."""
+    """Mode auto: inside tmux its buffer, else (or if that failed) OSC 52 unless TERM=dumb;
+    a native tool on a local desktop.
+
+    Not both inside tmux: `load-buffer -w` forwards the text to the outer terminal itself, and
+    tmux with `set-clipboard on` turns an OSC 52 into a buffer of its own, a second copy."""
+    forwarded = False
+    if where.in_tmux:
+        result = _tmux_load_buffer(text, environ, run, which)
+        forwarded = result[0] == "tmux buffer"  # not an old tmux's plain buffer
+        outcome.add(result)
     if where.term_dumb:
         outcome.notes.append("TERM=dumb: no OSC 52 sent.")
-    else:
+    elif not forwarded:
         outcome.add(_send_osc52(text, osc52))
-    if where.in_tmux:
-        outcome.add(_tmux_load_buffer(text, environ, run, which))
     if where.over_ssh:
         native_note = "Over SSH: the desktop clipboard tools were not used."
     elif not where.desktop:
