@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -357,3 +358,51 @@ def test_end_of_support_is_a_setting(tmp_path: Path) -> None:
         'environment variable WMTUI_END_OF_SUPPORT = "soon": expected a date such as'
         " 2027-03-31; using 2027-06-30 instead",
     )
+
+
+# ---- where the jobs come from ------------------------------------------------------------------
+
+
+def test_read_coverage_merges_saved_exports_known_jobs_and_the_listing(tmp_path: Path) -> None:
+    from test_ui_fakes import ORG as FAKE_ORG
+    from test_ui_fakes import FakeService, make_job, people
+
+    from wmtui.core.coverage_read import jobs_from_exports, read_coverage
+    from wmtui.core.export import ExportSnapshot, ExportSpec, MailboxRecord, MailboxStatus
+    from wmtui.core.names import NameDirectory
+    from wmtui.core.service import ErrorKind, ServiceError
+
+    listed = make_job(1, state=JobState.COMPLETED, started_ago=timedelta(hours=3))
+    service = FakeService([listed], mailboxes=people(4))
+    spec = ExportSpec(REGION, FAKE_ORG, "b", "p", "arn:aws:iam::1:role/r", "arn:aws:kms:x:1:key/k")
+    # An export's record of a job nine days old: only its state file knows it now.
+    old = MailboxRecord(
+        entity_id="S-1-5-18-1002",
+        status=MailboxStatus.COMPLETED,
+        job_id="old-job",
+        job_ids=["old-job"],
+        job_state="COMPLETED",
+        start_time=NOW - timedelta(days=9),
+    )
+    running = MailboxRecord(entity_id="S-1-5-18-1003", status=MailboxStatus.RUNNING, job_id="r1")
+    snapshot = ExportSnapshot(tmp_path / "x.json", spec.export_id, spec, None, None, (old, running))
+    from_exports = jobs_from_exports([snapshot])
+    assert [(j.job_id, j.state) for j in from_exports] == [
+        ("old-job", JobState.COMPLETED),
+        ("r1", JobState.RUNNING),
+    ]
+    names = NameDirectory(tmp_path / "names.json")
+    data = read_coverage(service, names, REGION, FAKE_ORG, snapshots=[snapshot])
+    assert len(data.mailboxes) == 4 and data.jobs_error is None
+    rows = {r.mailbox.name: r for r in coverage_rows(data.mailboxes, data.jobs, now=NOW)}
+    assert rows["ann1"].group is Group.EXPORTED
+    assert rows["bob2"].group is Group.EXPORTED and rows["bob2"].job is not None
+    assert rows["cleo3"].group is Group.RUNNING
+    assert rows["dan4"].group is Group.NOT_EXPORTED
+    # The listing fails: the saved jobs still count and the error is kept for the caller.
+    service.fail_with = ServiceError(ErrorKind.THROTTLED, "slow down")
+    data = read_coverage(service, names, REGION, FAKE_ORG, snapshots=[snapshot])
+    assert data.jobs_error is not None and len(data.jobs) == 2 and len(data.mailboxes) == 4
+    # Nothing cached and nothing listed: the caller hears why.
+    with pytest.raises(ServiceError):
+        read_coverage(service, NameDirectory(tmp_path / "other.json"), REGION, FAKE_ORG)
