@@ -53,3 +53,33 @@ async def test_a_help_list_that_does_not_fit_says_it_scrolls_and_leaves_room_for
         await pilot.press("question_mark")
         await pilot.pause()
         assert not tall.screen.query_one("#help-more").display
+
+
+async def test_the_table_sorts_by_mailbox_name_and_s_turns_any_sort_round(
+    tmp_path: Path,
+) -> None:
+    from test_ui_app import cell, rows
+
+    jobs = standard_jobs()
+    service = FakeService(jobs, mailboxes=people(8))
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        started = rows(app)
+        await pilot.press("s", "s", "s")
+        await pilot.pause()
+        assert "sort: mailbox A→Z" in static_text(app.screen, "#status")
+        names = [cell(app, k, "mailbox").casefold() for k in rows(app)]
+        assert names == sorted(names) and len(set(names)) > 1
+        table(app).select_key(str(key(5)))
+        await pilot.press("S")
+        await pilot.pause()
+        assert "sort: mailbox Z→A" in static_text(app.screen, "#status")
+        assert [cell(app, k, "mailbox").casefold() for k in rows(app)] == sorted(
+            names, reverse=True
+        )
+        assert app.selected_key() == key(5)
+        await pilot.press("s")  # back to the start time, still turned round
+        await pilot.pause()
+        assert "sort: started ▲" in static_text(app.screen, "#status")
+        assert rows(app) == started[::-1]

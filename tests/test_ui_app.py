@@ -666,6 +666,10 @@ async def test_s_cycles_the_sort_and_keeps_the_cursor(
         assert app.selected_key() == key(5)
         await pilot.press("s")
         await pilot.pause()
+        assert "sort: mailbox A→Z" in static_text(app, "#status")
+        assert app.selected_key() == key(5)
+        await pilot.press("s")
+        await pilot.pause()
         assert "sort: started" in static_text(app, "#status")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from wmtui.core.board import JobBoard
+from wmtui.core.display import mailbox_name
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.ui.widgets.cells import (
     DESCRIPTION_WIDTH,
@@ -37,14 +38,20 @@ class SortMode(StrEnum):
     STARTED = "started"
     STATE = "state"
     PROGRESS = "progress"
+    MAILBOX = "mailbox"
 
     @property
     def label(self) -> str:
+        return self.label_for(reverse=False)
+
+    def label_for(self, *, reverse: bool) -> str:
+        """What the status line says: the column and which way (S turns it round)."""
         return {
-            SortMode.STARTED: "started ▼",
-            SortMode.STATE: "state",
-            SortMode.PROGRESS: "progress ▼",
-        }[self]
+            SortMode.STARTED: ("started ▼", "started ▲"),
+            SortMode.STATE: ("state", "state, reversed"),
+            SortMode.PROGRESS: ("progress ▼", "progress ▲"),
+            SortMode.MAILBOX: ("mailbox A→Z", "mailbox Z→A"),
+        }[self][reverse]
 
     def next(self) -> SortMode:
         modes = list(SortMode)
@@ -69,6 +76,8 @@ class JobRows:
         self._clock = clock
         self.palette = Palette()
         self.sort_mode = SortMode.STARTED
+        # S: the same sort, the other way round.
+        self.reverse = False
         self.filter_text = ""
         # Who each mailbox is, as shown: (region, organization, entity id) -> Mailbox.
         self.mailboxes: dict[NameKey, Mailbox] = {}
@@ -169,6 +178,10 @@ class JobRows:
         if self.sort_mode is SortMode.PROGRESS:
             progress = job.progress if job is not None else None
             return (progress is None, -(progress or 0), *newest_first, str(key))
+        if self.sort_mode is SortMode.MAILBOX:
+            # As shown: the name when known, else the entity ID; rows without one last.
+            name = mailbox_name(job, self.mailbox_for(key, job))
+            return (name is None, (name or "").casefold(), *newest_first, str(key))
         return (*newest_first, str(key))
 
     def _cached_sort_key(self, key: JobKey) -> tuple[Any, ...]:
@@ -215,5 +228,6 @@ class JobRows:
             if words:
                 keys = [k for k in keys if all(word in self._search_text(k) for word in words)]
             row_of = self._row_of
-            self._order = [row_of[key] for key in sorted(keys, key=self._cached_sort_key)]
+            ordered = sorted(keys, key=self._cached_sort_key, reverse=self.reverse)
+            self._order = [row_of[key] for key in ordered]
         return self._order

@@ -71,7 +71,14 @@ JOBS_BINDINGS: list[BindingType] = [
         "cycle_sort",
         "Sort",
         show=False,
-        tooltip="Cycle the sort: start time, state, progress",
+        tooltip="Cycle the sort: start time, state, progress, mailbox name",
+    ),
+    Binding(
+        "S",
+        "reverse_sort",
+        "Reverse sort",
+        show=False,
+        tooltip="The same sort, the other way round",
     ),
     Binding(
         "p",

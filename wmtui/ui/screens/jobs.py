@@ -40,6 +40,7 @@ from wmtui.ui.flows.describe import DescribeOnSelect
 from wmtui.ui.flows.export_org import ExportOrgFlow
 from wmtui.ui.flows.start import StartFlow
 from wmtui.ui.flows.watching import WatchingFlow
+from wmtui.ui.flows.sorting import reverse_sort
 from wmtui.ui.job_rows import JobRows, SortMode
 from wmtui.ui.keys import JOBS_BINDINGS, WRITE_ACTIONS, help_rows, key_help
 from wmtui.ui.messages import (
@@ -90,6 +91,7 @@ class JobsScreen(Screen[None]):
     """The app's main screen: the watched jobs, refreshed in the background."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_BINDINGS
+    action_reverse_sort = reverse_sort  # S: the sorting flow owns it
 
     paused: reactive[bool] = reactive(False, init=False)
     sort_mode: reactive[SortMode] = reactive(SortMode.STARTED, init=False)
@@ -308,7 +310,7 @@ class JobsScreen(Screen[None]):
             backoff=board.backoff,
             backoff_reason=board.backoff_reason,
             unreadable=board.unreadable,
-            sort_label=self.sort_mode.label,
+            sort_label=self.sort_mode.label_for(reverse=self.rows.reverse),
             filter_text=self.filter_text,
             now=self.clock(),
             **freshness(board, read_only=self.settings.read_only),
