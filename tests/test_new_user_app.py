@@ -83,3 +83,51 @@ async def test_the_table_sorts_by_mailbox_name_and_s_turns_any_sort_round(
         await pilot.pause()
         assert "sort: started ▲" in static_text(app.screen, "#status")
         assert rows(app) == started[::-1]
+
+
+async def test_after_a_resize_the_cursor_row_stays_on_screen(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from test_ui_fakes import make_job
+
+    jobs = [make_job(n, started_ago=timedelta(minutes=n)) for n in range(1, 61)]
+    service = FakeService(jobs, mailboxes=people(8))
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        grid = table(app)
+        for row in (59, 30, 45):
+            grid.move_cursor(row=row)
+            await pilot.pause()
+            for size in ((80, 24), (100, 30), (80, 20), (120, 40)):
+                await pilot.resize_terminal(*size)
+                await pilot.pause()
+                await pilot.pause()
+                top = round(grid.scroll_y)
+                shown = grid.scrollable_content_region.height - 1  # the header row
+                assert top <= grid.cursor_row < top + shown, (row, size, top, shown)
+
+
+async def test_typing_across_tab_in_the_start_form_lands_in_the_next_field(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from wmtui.ui.screens.start import StartExportScreen
+
+    jobs = standard_jobs()
+    service = FakeService(jobs, mailboxes=people(8))
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table(app).select_key(str(key(1)))
+        # Typed at once, the mailbox list arriving whenever it does.
+        await pilot.press("n", *"cleo", "tab", *"wm-export", "tab", *"exports")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, StartExportScreen)
+        assert screen.query_one("#start-mailbox", Input).value == "cleo"
+        assert screen.query_one("#start-bucket", Input).value == "wm-export"
+        assert screen.query_one("#start-prefix", Input).value == "exports"
+        # The list still takes a click.
+        await pilot.click("#start-mailboxes", offset=(2, 0))
+        await pilot.pause()
+        assert screen.chosen is not None

@@ -229,7 +229,11 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
                 PREFIX, "mailbox", "Mailbox", placeholder="type part of a name or email"
             )
             yield Static(id="start-list-status")
-            yield OptionList(id="start-mailboxes", markup=False, compact=True)
+            matches = OptionList(id="start-mailboxes", markup=False, compact=True)
+            # Not a Tab stop: ↑/↓ in the search box move through it and Enter picks. As a stop
+            # it appears once the list has arrived, and what was typed after Tab went to it.
+            matches.can_focus = False
+            yield matches
             yield Static(id="start-chosen")
             yield from destination_rows(PREFIX, initial.destination if initial else None)
             yield from field_row(
