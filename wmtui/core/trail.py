@@ -18,7 +18,7 @@ import re
 import shlex
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,7 +178,6 @@ class TrailAction:
     client_token: str | None
     error: str | None
     command: str
-    source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -195,7 +194,6 @@ class TrailAction:
             "client_token": self.client_token,
             "error": self.error,
             "command": self.command,
-            "source": self.source,
         }
 
 
@@ -273,7 +271,6 @@ def _call_from(entry: dict[str, Any]) -> TrailAction:
         client_token=_text(entry.get("client_token")),
         error=None,
         command=_text(entry.get("command")) or "",
-        source=_text(entry.get("source")),
     )
 
 
@@ -312,14 +309,12 @@ class AuditedService:
         *,
         profile: str | None = None,
         endpoint_url: str | None = None,
-        source: str | None = None,
-        clock: Any = now_utc,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
         self.wrapped = service
         self.trail = trail
         self._profile = profile
         self._endpoint_url = endpoint_url
-        self._source = source
         self._clock = clock
         self._caller: str | None = None
         self._caller_known = False
@@ -356,7 +351,6 @@ class AuditedService:
             "caller_arn": self.caller_arn(),
             "profile": self._profile,
             **fields,
-            "source": self._source,
         }
         self.trail.append(entry)
         return action_id
