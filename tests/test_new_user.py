@@ -183,10 +183,32 @@ def test_the_app_says_a_refused_start_with_one_period_between_sentences() -> Non
     error = ServiceError(
         ErrorKind.LIMIT_EXCEEDED,
         "the export limit is reached: at most 10 can run at the same time.",
-        "wait",
+        "wait for a running export to end",
     )
     text = start_refusal("alice", error)
-    assert "at the same time. WorkMail runs" in text and ".." not in text
+    assert "at the same time (wait for a running export to end)." in text and ".." not in text
+
+
+def test_the_app_names_the_24_hour_rule_from_the_organizations_jobs() -> None:
+    from wmtui.core.limits import explain_limit
+    from wmtui.core.service import ErrorKind, ServiceError
+
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    done = ExportJob(
+        key=JobKey("us-east-1", ORG, "job-done"),
+        state=JobState.COMPLETED,
+        entity_id="e-1",
+        start_time=now - timedelta(hours=3),
+    )
+
+    class Jobs:
+        def list_jobs(self, region: str, organization_id: str) -> list[ExportJob]:
+            return [done]
+
+    error = ServiceError(ErrorKind.LIMIT_EXCEEDED, "the export limit is reached", "wait")
+    explain_limit(Jobs(), "us-east-1", ORG, {"e-1"}, error, now)  # type: ignore[arg-type]
+    assert "once per 24 hours" in error.message and "job-done" in error.message
+    assert "2026-03-03 09:00" in error.fix and "in 21h00m" in error.fix
 
 
 # --- the emulator: IDs per run, timestamps never ahead of the wall clock ------------------

@@ -14,7 +14,7 @@ from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_CONFIGURATION, EXIT_OK, C
 from wmtui.cli.output import mailbox_text, note, plain, say
 from wmtui.core.destinations import kms_key_arn_problem, role_arn_problem
 from wmtui.core.display import compact_timestamp, precise_span
-from wmtui.core.limits import limit_explanation
+from wmtui.core.limits import explain_limit
 from wmtui.core.models import (
     JobKey,
     JobState,
@@ -87,16 +87,11 @@ def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
 def _explain_limit(
     backend: Backend, region: str, organization: str, request: StartRequest, error: ServiceError
 ) -> None:
-    """Name the rule that refused the start (one ListMailboxExportJobs; on failure the
-    service's own words stay)."""
-    try:
-        jobs = backend.service.list_jobs(region, organization)
-    except ServiceError:
-        return
+    """Name the rule that refused the start (core.limits)."""
     # The mailbox as typed may be a name or an email; the jobs carry entity IDs.
     mailbox = _mailbox(backend, region, organization, request.entity_id)
     ids = {request.entity_id} | ({mailbox.entity_id} if mailbox is not None else set())
-    error.message, error.fix = limit_explanation(jobs, ids, datetime.now(UTC))
+    explain_limit(backend.service, region, organization, ids, error)
 
 
 def _who(backend: Backend, region: str, organization: str, request: StartRequest) -> str:

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from wmtui.core.display import compact_timestamp, short_span
 from wmtui.core.export.planning import RECENT_EXPORT_WINDOW
-from wmtui.core.models import ExportJob, JobState
+from wmtui.core.models import ExportJob, JobState, now_utc
+from wmtui.core.service import ExportService, ServiceError
 
 # WorkMail's own limit of exports running at once in one organization.
 MAX_RUNNING_PER_ORGANIZATION = 10
@@ -63,3 +64,20 @@ def limit_explanation(
             "start it again once one of them has ended",
         )
     return (f"the export limit is reached: {LIMITS_NOTE}", "wait for a running export to end")
+
+
+def explain_limit(
+    service: ExportService,
+    region: str,
+    organization_id: str,
+    entity_ids: Collection[str],
+    error: ServiceError,
+    now: datetime | None = None,
+) -> None:
+    """Put the rule that refused a start in `error` (one ListMailboxExportJobs); when the jobs
+    cannot be read, the service's own words stay."""
+    try:
+        jobs = service.list_jobs(region, organization_id)
+    except ServiceError:
+        return
+    error.message, error.fix = limit_explanation(jobs, entity_ids, now or now_utc())

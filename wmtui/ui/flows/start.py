@@ -15,7 +15,8 @@ from wmtui.core.destinations import (
     remember_destination,
     remembered_destination,
 )
-from wmtui.core.models import ExportJob, JobState, Mailbox, StartRequest
+from wmtui.core.limits import explain_limit
+from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
 from wmtui.core.preflight import PreflightTarget
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.flows.calls import call_service
@@ -65,9 +66,6 @@ def start_refusal(label: str, error: ServiceError | None) -> str:
     # The service's own message may end with a period; the text adds its own.
     said = sanitize(error.message, limit=300).rstrip(". ")
     text = f"The export of {label} was not started: {said}"
-    if error.kind is ErrorKind.LIMIT_EXCEEDED:
-        text += f". {LIMITS_NOTE}: wait for a running export to end (or for the 24 hours)"
-        return text + "."
     if error.fix:
         text += f" ({sanitize(error.fix, limit=300)})"
     return text + "."
@@ -169,12 +167,16 @@ class StartFlow:
                 operation="StartMailboxExportJob",
             )
 
+        def answer(key: JobKey | None, error: ServiceError | None) -> ExportStarted:
+            if error is not None and error.kind is ErrorKind.LIMIT_EXCEEDED:
+                # Which of the two limits, and when the mailbox may go again (in the worker).
+                explain_limit(service, region, organization_id, {request.entity_id}, error)
+            return ExportStarted(region, organization_id, request, label, key=key, error=error)
+
         call_service(
             self.screen,
             lambda: service.start_job(region, organization_id, request),
-            lambda key, error: ExportStarted(
-                region, organization_id, request, label, key=key, error=error
-            ),
+            answer,
             group="start",
             description="start an export",
             unexpected=unexpected,
