@@ -244,3 +244,54 @@ def test_mailboxes_snapshot(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(130, 36), run_before=run_before)
+
+
+async def test_an_export_run_elsewhere_shows_in_the_status_line_and_the_exports_list(
+    tmp_path: Path,
+) -> None:
+    from test_ui_fakes import NOW
+
+    from wmtui.core.export import (
+        ExportSpec,
+        MailboxRecord,
+        MailboxStatus,
+        export_state_path,
+    )
+    from wmtui.core.export.state import ExportLock, StateWriter
+
+    app, _ = make_app(tmp_path)
+    spec = ExportSpec(
+        REGION, ORG, "wm-export", "exports", DESTINATION.role_arn, DESTINATION.kms_key_arn
+    )
+    path = export_state_path(tmp_path / "data", spec)
+    records = [
+        MailboxRecord(
+            entity_id=f"S-1-5-18-{1000 + n}",
+            status=MailboxStatus.COMPLETED if n <= 2 else MailboxStatus.RUNNING,
+        )
+        for n in range(1, 6)
+    ]
+    StateWriter(path).save(spec, NOW, NOW, records)
+    # Another process runs it: its lock is held (here by this test, as export-org would).
+    lock = ExportLock(path)
+    lock.take()
+    try:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await settle(app, pilot)
+            for _ in range(100):
+                if "exporting org" in static_text(app.screen, "#status"):
+                    break
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+            assert f"exporting org {ORG}: 2/5" in static_text(app.screen, "#status")
+            await pilot.press("O")
+            for _ in range(100):
+                await app.workers.wait_for_complete()
+                await pilot.pause()
+                shown = static_text(app.screen, "#org-exports-list")
+                if "done" in shown:
+                    break
+            assert shown.startswith("running") and "2/5 done, running" in shown
+            assert "3 running" in shown
+    finally:
+        lock.release()

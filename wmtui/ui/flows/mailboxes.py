@@ -24,6 +24,7 @@ from wmtui.core.coverage import MAX_RUNNING, CoverageRow, Deadline, eligible_wor
 from wmtui.core.coverage_read import CoverageData, read_coverage
 from wmtui.core.destinations import Destination, remembered_destination
 from wmtui.core.export import find_exports
+from wmtui.core.export_list import ExportSummary, export_summaries
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.flows.calls import call_service
@@ -31,6 +32,7 @@ from wmtui.ui.flows.start import LIMITS_NOTE, NOTIFY_TIMEOUT, start_refusal, whe
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.mailboxes import MailboxesScreen, MailboxesSource
+from wmtui.ui.screens.org_exports import OrgExportsScreen
 
 if TYPE_CHECKING:
     from wmtui.ui.screens.jobs import JobsScreen
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
 # How often the queue is looked at; a refused start (the slots were full after all) waits this.
 DRAIN_EVERY = 30.0
 RETRY_AFTER = timedelta(minutes=2)
+# Seconds between two reads of the saved organization exports for the status line.
+EXPORTS_EVERY = 15.0
 QueueKey = tuple[str, str, str]
 
 
@@ -61,6 +65,9 @@ class MailboxesFlow:
         flow = cls._flows.get(screen)
         if flow is None:
             flow = cls._flows[screen] = cls(screen)
+            # Organization exports run by anyone show in the status line, whatever the screen.
+            screen.set_interval(EXPORTS_EVERY, flow.read_exports)
+            flow.read_exports()
         return flow
 
     def __init__(self, screen: JobsScreen) -> None:
@@ -71,6 +78,7 @@ class MailboxesFlow:
         self.deadline_org: tuple[str, str] | None = None
         self._timer: Timer | None = None
         self._open: MailboxesScreen | None = None
+        self.exports: list[ExportSummary] = []
 
     # ---- the screen ----------------------------------------------------------------------------
 
@@ -125,11 +133,32 @@ class MailboxesFlow:
             self.screen.update_status()
 
     def status_text(self) -> tuple[str, bool] | None:
-        """The status line's short deadline form and whether it is a warning; None before the
-        mailboxes screen has been opened."""
-        if self.deadline is None:
+        """The status line's running organization exports and short deadline form, and whether
+        the deadline warns; None while there is neither."""
+        parts = [summary.short() for summary in self.exports if summary.running]
+        if self.deadline is not None:
+            parts.append(self.deadline.short())
+        if not parts:
             return None
-        return self.deadline.short(), self.deadline.warning
+        return " · ".join(parts), self.deadline is not None and self.deadline.warning
+
+    # ---- organization exports ------------------------------------------------------------------
+
+    def read_exports(self) -> None:
+        screen = self.screen
+        data_dir = screen.settings.data_dir
+
+        def read() -> None:
+            # One reference swapped: the status line, redrawn every second, picks it up.
+            self.exports = export_summaries(data_dir)
+
+        screen.run_worker(
+            read, thread=True, group="org-exports", exclusive=True, exit_on_error=False
+        )
+
+    def open_exports(self) -> None:
+        data_dir = self.screen.settings.data_dir
+        self.screen.app.push_screen(OrgExportsScreen(lambda: export_summaries(data_dir)))
 
     def queued(self, region: str, organization_id: str) -> dict[str, datetime | None]:
         return {
@@ -329,6 +358,11 @@ class MailboxesFlow:
 def open_mailboxes(screen: JobsScreen) -> None:
     """The jobs screen's `m`: the mailboxes of the selected job's organization."""
     MailboxesFlow.of(screen).open()
+
+
+def open_org_exports(screen: JobsScreen) -> None:
+    """The palette's "Organization exports": every saved export, running ones first."""
+    MailboxesFlow.of(screen).open_exports()
 
 
 def _names(rows: Sequence[CoverageRow]) -> str:
