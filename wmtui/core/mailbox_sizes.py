@@ -33,8 +33,17 @@ SizeReader = Callable[[str, str, str], "float | None"]
 class MailboxSizes:
     """Sizes by (region, organization, entity ID), each with when it was read."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        create_folder: bool = True,
+    ) -> None:
         self.path = Path(path)
+        # False: save only into a folder that exists (the app's, made at its start): a worker
+        # finishing after the app ended must not bring back a folder the exit removed.
+        self._create_folder = create_folder
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
         self._sizes: dict[str, list[object]] | None = None
@@ -118,6 +127,8 @@ class MailboxSizes:
                     found[entity_id] = size
                     sizes[self._key(region, organization_id, entity_id)] = [size, now]
             data = json.dumps(sizes, separators=(",", ":")).encode("utf-8")
+        if not self._create_folder and not self.path.parent.is_dir():
+            return found
         try:
             write_private_file(self.path, data)
         except OSError as exc:

@@ -233,6 +233,15 @@ class _HTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
     s3: S3Server
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver prints a traceback to stderr; a client gone mid-request (the app
+        # quitting) is no news, and stderr may be a terminal that has just closed.
+        import sys
+
+        exc = sys.exc_info()[1]
+        if exc is not None and not isinstance(exc, OSError):
+            self.s3.internal_errors.append(f"{type(exc).__name__}: {exc}")
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"

@@ -148,7 +148,7 @@ class VerifyFlow:
             error: ServiceError | None = None
             try:
                 jobs = self._with_kms_keys(todo, described)
-                sizes = self._mailbox_sizes(objects, jobs)
+                sizes = {} if screen.closed else self._mailbox_sizes(objects, jobs)
                 objects.check_many(jobs, mailbox_sizes=sizes, clock=screen.clock, on_result=heard)
             except ServiceError as exc:
                 error = exc
@@ -165,7 +165,9 @@ class VerifyFlow:
         as SUSPICIOUS; quietly none when GetMailboxDetails is refused."""
         from wmtui.core.mailbox_sizes import MailboxSizes
 
-        store = MailboxSizes(self.screen.context.cache.path.with_name("mailbox-sizes.json"))
+        store = MailboxSizes(
+            self.screen.context.cache.path.with_name("mailbox-sizes.json"), create_folder=False
+        )
         by_org: dict[tuple[str, str], list[ExportJob]] = {}
         for job in jobs:
             if job.entity_id:
