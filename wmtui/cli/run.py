@@ -6,11 +6,11 @@ Subcommands never import textual: `wmtui status` from cron stays light.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 
 from wmtui.cli.arguments import check_endpoint_url, settings_overrides
@@ -24,6 +24,7 @@ from wmtui.cli.errors import (
     EXIT_TERMINATED,
     CliError,
 )
+from wmtui.cli.hangup import HangupExit, silence_terminal
 from wmtui.cli.output import PROG, error_line, note, plain
 from wmtui.cli.parser import CommandLineParser, build_parser
 from wmtui.cli.signals import set_signal_handlers
@@ -38,35 +39,41 @@ if TYPE_CHECKING:
 
 
 def _run_tui(backend: Backend) -> int:
+    from wmtui.ui.lifecycle import save_for_exit
+
     app = build_app(backend)
-    restore = _end_app_on_signals(app)
+    # After a hang-up: the cache saved off the main thread, and the process ended if the
+    # app's own shutdown stalls on the dead terminal (wmtui.cli.hangup).
+    hangup = HangupExit(
+        save_state=partial(save_for_exit, app),
+        ask_to_exit=lambda: app.exit(None, EXIT_HANGUP),
+        last_rites=backend.close,
+    )
+    restore = _end_app_on_signals(app, hangup)
+    stop_listening = hangup.listen()
     try:
         app.run()
     finally:
+        stop_listening()
         restore()
+    if hangup.hung_up:
+        hangup.settle()
+        # Whatever the terminal still was, the interpreter's last flush to it must not fail
+        # (it would make the status 120): the app has put it back already, if it could.
+        silence_terminal()
+        return EXIT_HANGUP
     code = app.return_code
-    if code == EXIT_HANGUP:
-        _leave_closed_terminal()
     return code if code is not None else EXIT_OK
 
 
-def _leave_closed_terminal() -> None:
-    """After a hang-up, point stdout and stderr at /dev/null: the terminal is gone, and the
-    interpreter's last flush to it would fail and make the exit status 120."""
-    with contextlib.suppress(OSError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        for fd in (1, 2):
-            os.dup2(null, fd)
-        os.close(null)
-
-
-def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
+def _end_app_on_signals(app: WmtuiApp, hangup: HangupExit) -> Callable[[], None]:
     """SIGTERM and SIGHUP (the SSH session closed) end the app as q does; returns what puts
     the previous handlers back.
 
     Python's default ends the process on the spot: the terminal is left in the app's modes
     (a garbled shell after a `kill`), the last job states are not saved and a demo's folder
-    stays behind. Here the app exits through its own shutdown, with 143 or 129.
+    stays behind. Here the app exits through its own shutdown, with 143 or 129; after a
+    SIGHUP, `hangup` sees to it that the process ends even if that shutdown cannot.
     """
     import asyncio
     import signal
@@ -75,6 +82,8 @@ def _end_app_on_signals(app: WmtuiApp) -> Callable[[], None]:
 
     def on_signal(signum: int, _frame: object) -> None:
         code = codes.get(signal.Signals(signum), EXIT_TERMINATED)
+        if code == EXIT_HANGUP:
+            hangup.on_hangup()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -83,6 +83,20 @@ class CacheWriter:
                 return
             self._saved_generation = self._generation
 
+    def write_now(self) -> None:
+        """From any thread, at an exit the main thread may never reach (a hang-up): write the
+        newest jobs unless a save already holds them; a save in progress is waited for.
+        Later saves still happen: the app's own shutdown may get further than this."""
+        with self._lock:
+            generation = self._generation
+            if self._saved_generation >= generation:
+                return
+            try:
+                self._cache.save(dict(self._jobs()))
+            except Exception:  # the cache is disposable; an exit must not fail for it
+                return
+            self._saved_generation = generation
+
     def _write(self) -> None:
         with self._snapshot_lock:
             snapshot, self._snapshot = self._snapshot, None

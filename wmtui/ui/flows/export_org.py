@@ -7,6 +7,7 @@ jobs it starts join the watch list, and their endings are told as one summary pe
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Collection
 from functools import partial
 from pathlib import Path
@@ -172,6 +173,12 @@ class ExportOrgFlow:
             records = [record for record in message.records if record.key in wanted]
             screen.watch_jobs(fresh, records=records, announce=False)
 
-    def stop_all(self) -> None:
-        for stop in self._stops:
+    def stop_all(self, wait: float = 0.0) -> None:
+        """Tell every export to stop; with `wait`, give their workers that many seconds to
+        let go of their locks (callable from any thread: the app's exit after a hang-up)."""
+        for stop in list(self._stops):
             stop.set()
+        if wait > 0:
+            deadline = time.monotonic() + wait
+            for done in list(self._runs.values()):
+                done.wait(max(0.0, deadline - time.monotonic()))
