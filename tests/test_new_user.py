@@ -186,7 +186,7 @@ def test_the_app_says_a_refused_start_with_one_period_between_sentences() -> Non
         "wait for a running export to end",
     )
     text = start_refusal("alice", error)
-    assert "at the same time (wait for a running export to end)." in text and ".." not in text
+    assert "at the same time. WorkMail runs at most 10" in text and ".." not in text
 
 
 def test_the_app_names_the_24_hour_rule_from_the_organizations_jobs() -> None:

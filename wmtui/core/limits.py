@@ -42,28 +42,39 @@ def eligible_again_at(
     return latest
 
 
+# How an explained refusal begins (see `names_the_rule`).
+_ONCE_A_DAY = "WorkMail exports a mailbox at most once per 24 hours"
+_RUNNING = "exports are running in the organization"
+
+
+def names_the_rule(message: str) -> bool:
+    """Whether `message` is one `explain_limit` wrote (it names the rule that refused)."""
+    return message.startswith(_ONCE_A_DAY) or _RUNNING in message
+
+
 def limit_explanation(
     jobs: Iterable[ExportJob], entity_ids: Collection[str], now: datetime
-) -> tuple[str, str]:
-    """(what happened, what to do) for a refused start, from the organization's jobs."""
+) -> tuple[str, str] | None:
+    """(what happened, what to do) for a refused start, from the organization's jobs; None
+    when they show neither rule at work (the service's own words are then the best)."""
     jobs = list(jobs)
     held = eligible_again_at(jobs, entity_ids, now)
     if held is not None:
         job, free = held
         wait = (free - now).total_seconds()
         return (
-            "WorkMail exports a mailbox at most once per 24 hours, and this one was exported "
-            f"by job {job.job_id} ({job.state.value}, started {compact_timestamp(job.start_time)})",
+            f"{_ONCE_A_DAY}, and this one was exported by job {job.job_id} "
+            f"({job.state.value}, started {compact_timestamp(job.start_time)})",
             f"it can be exported again from {compact_timestamp(free)}, in {short_span(wait)}",
         )
     running = sum(1 for job in jobs if job.state is JobState.RUNNING)
     if running >= MAX_RUNNING_PER_ORGANIZATION:
         return (
-            f"{running} exports are running in the organization, and WorkMail runs at most "
+            f"{running} {_RUNNING}, and WorkMail runs at most "
             f"{MAX_RUNNING_PER_ORGANIZATION} at once",
             "start it again once one of them has ended",
         )
-    return (f"the export limit is reached: {LIMITS_NOTE}", "wait for a running export to end")
+    return None
 
 
 def explain_limit(
@@ -75,9 +86,11 @@ def explain_limit(
     now: datetime | None = None,
 ) -> None:
     """Put the rule that refused a start in `error` (one ListMailboxExportJobs); when the jobs
-    cannot be read, the service's own words stay."""
+    cannot be read or show neither rule, the service's own words stay."""
     try:
         jobs = service.list_jobs(region, organization_id)
     except ServiceError:
         return
-    error.message, error.fix = limit_explanation(jobs, entity_ids, now or now_utc())
+    explained = limit_explanation(jobs, entity_ids, now or now_utc())
+    if explained is not None:
+        error.message, error.fix = explained

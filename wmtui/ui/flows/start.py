@@ -15,7 +15,7 @@ from wmtui.core.destinations import (
     remember_destination,
     remembered_destination,
 )
-from wmtui.core.limits import explain_limit
+from wmtui.core.limits import explain_limit, names_the_rule
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
 from wmtui.core.preflight import PreflightTarget
 from wmtui.core.service import ErrorKind, ServiceError
@@ -66,6 +66,9 @@ def start_refusal(label: str, error: ServiceError | None) -> str:
     # The service's own message may end with a period; the text adds its own.
     said = sanitize(error.message, limit=300).rstrip(". ")
     text = f"The export of {label} was not started: {said}"
+    if error.kind is ErrorKind.LIMIT_EXCEEDED and not names_the_rule(error.message):
+        text += f". {LIMITS_NOTE}: wait for a running export to end (or for the 24 hours)"
+        return text + "."
     if error.fix:
         text += f" ({sanitize(error.fix, limit=300)})"
     return text + "."
