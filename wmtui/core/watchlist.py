@@ -273,6 +273,15 @@ class WatchList:
         extra = {k: v for k, v in item.items() if k not in _KNOWN_ENTRY_KEYS}
         return _Entry(JobKey(region, organization_id, job_id), added, extra)
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """What tells a change by another process at the cost of one stat: the file's
+        modification time (ns), size and inode (a save replaces the file); None if absent."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size, info.st_ino)
+
     # -- changing ------------------------------------------------------------------------
 
     def add(self, keys: Iterable[JobKey]) -> list[JobKey]:
@@ -432,6 +441,39 @@ class WatchList:
             "try again in a moment, or close the other wmtui",
             kind=WatchListProblem.LOCKED,
         )
+
+
+@dataclass(frozen=True)
+class OutsideChange:
+    """How the file differs from what a session shows: what another process added and
+    removed, and the list to show now (the shown order kept, new jobs after it)."""
+
+    keys: list[JobKey]
+    added: list[JobKey]
+    removed: list[JobKey]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed)
+
+    def summary(self) -> str:
+        """ "2 jobs added by another wmtui", "1 job removed by another wmtui", or both."""
+        parts = [
+            f"{len(keys)} job{'s' if len(keys) != 1 else ''} {verb}"
+            for keys, verb in ((self.added, "added"), (self.removed, "removed"))
+            if keys
+        ]
+        return " and ".join(parts) + " by another wmtui" if parts else ""
+
+
+def outside_change(shown: Iterable[JobKey], on_file: Iterable[JobKey]) -> OutsideChange:
+    """The file is the truth: what a session showing `shown` must add and drop to show it."""
+    shown = list(shown)
+    present = set(on_file)
+    known = set(shown)
+    kept = [key for key in shown if key in present]
+    added = sorted(present - known, key=_key_order)
+    removed = [key for key in shown if key not in present]
+    return OutsideChange([*kept, *added], added, removed)
 
 
 def _instant(text: str) -> datetime:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from wmtui.core.models import ExportJob, JobKey
-from wmtui.core.watchlist import WatchList, WatchListError
+from wmtui.core.watchlist import WatchList, WatchListError, outside_change
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.add import AddJobsScreen
 from wmtui.ui.screens.confirm import ConfirmScreen
@@ -25,11 +25,16 @@ if TYPE_CHECKING:
     from wmtui.ui.screens.jobs import JobsScreen
 
 DEFAULT_REGION = "us-east-1"
+# How often (seconds) the app looks whether another process changed the watch list file.
+OUTSIDE_CHANGE_LOOK = 1.0
 
 
 class WatchingFlow:
     def __init__(self, screen: JobsScreen) -> None:
         self.screen = screen
+        # The file as this session last read or wrote it: another process's save changes it.
+        self._stamp: tuple[int, int, int] | None = None
+        self._looking = False
 
     @property
     def _watchlist(self) -> WatchList:
@@ -45,7 +50,47 @@ class WatchingFlow:
             screen.refresh_bindings()
             return []
         screen.watchlist_error = None
+        self._stamp = self._watchlist.stamp()
+        if not self._looking:
+            # From the first read on, one stat a second: `wmtui add` elsewhere shows at once.
+            self._looking = True
+            screen.set_interval(OUTSIDE_CHANGE_LOOK, self._look)
         return list(keys)
+
+    def _look(self) -> None:
+        if self.screen.widgets_alive():
+            self.notice_outside_changes()
+
+    def notice_outside_changes(self, *, force: bool = False) -> None:
+        """Show what other processes (`wmtui add`, export-org, another app) changed in the
+        file since this session last read it; the cursor stays on its job. `force` reads the
+        file even if it looks unchanged (right after this session's own write: a save by
+        another process in between would carry the same kind of stamp)."""
+        screen = self.screen
+        stamp = self._watchlist.stamp()
+        if not force and stamp == self._stamp:
+            return
+        if screen.watchlist_error is not None:
+            return  # the banner says what is wrong with it; m moves it aside
+        try:
+            keys = self._watchlist.load()
+        except WatchListError:
+            return  # a save in progress elsewhere, or broken: the next look says
+        self._stamp = stamp
+        change = outside_change(screen.board.watched, keys)
+        if not change:
+            return
+        selected = screen.selected_key()
+        screen.set_watched(change.keys)
+        screen.sync_table(change.added or ())
+        if selected is not None:
+            screen.query_one(JobTable).select_key(str(selected))
+        screen.update_status()
+        screen.update_detail()
+        screen.notify(change.summary() + ".", markup=False)
+        screen.cache_writer.save()
+        if change.added:
+            screen.start_refresh(set(change.added))
 
     def _region(self) -> str:
         selected = self.screen.selected_key()
@@ -121,6 +166,9 @@ class WatchingFlow:
             screen.notify(message + ".", markup=False)
         screen.cache_writer.save()
         screen.start_refresh(set(added))
+        # What another process saved while this one edited (a dialog open) is merged in the
+        # file by the write: shown and told now.
+        self.notice_outside_changes(force=True)
 
     def remove(self) -> None:
         screen = self.screen
@@ -159,6 +207,7 @@ class WatchingFlow:
         screen.update_status()
         screen.cache_writer.save()
         screen.notify(f"Stopped watching job {sanitize(key.job_id)}.", markup=False)
+        self.notice_outside_changes(force=True)
 
     def move_aside(self) -> None:
         screen = self.screen
