@@ -10,6 +10,8 @@ interleaving of two sessions' edits on the file level.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_faults_support import World, make_app, notices, running_world, settle, table
 
-from wmtui.core.models import JobKey
+from wmtui.core.cache import JobCache
+from wmtui.core.models import JobKey, JobState
 from wmtui.core.watchlist import WatchList, outside_change
 from wmtui.ui.app import WmtuiApp
 
@@ -142,3 +145,40 @@ def test_any_interleaving_of_two_sessions_ends_on_the_file(
     # Nothing lost, nothing resurrected: the file is every edit applied in order.
     assert set(sessions[0].load()) == expected
     assert set(views[0]) == set(views[1]) == expected
+
+
+async def test_newer_states_another_process_cached_are_shown(tmp_path: Path, world: World) -> None:
+    app = make_app(tmp_path, world.service(), world.keys("running", "running2"))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        running, running2 = world.keys("running", "running2")
+        mine = app.jobs[running]
+        assert mine.last_seen is not None and mine.state is JobState.RUNNING
+        # Another wmtui read "running" later, finished, and "running2" earlier than this one.
+        later = replace(
+            mine,
+            state=JobState.COMPLETED,
+            raw_state="COMPLETED",
+            estimated_progress=100,
+            end_time=mine.last_seen + timedelta(minutes=1),
+            last_seen=mine.last_seen + timedelta(minutes=1),
+        )
+        older = replace(
+            app.jobs[running2],
+            state=JobState.FAILED,
+            raw_state="FAILED",
+            last_seen=mine.last_seen - timedelta(minutes=1),
+        )
+        JobCache(app.cache.path).save({running: later, running2: older})
+        app.jobs_screen.watching.notice_cache_changes()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.jobs[running].state is JobState.COMPLETED
+        assert app.jobs[running2].state is JobState.RUNNING
+        # This app's own save is not read back as if another process had made it.
+        said = len(notices(app))
+        app.cache.save(app.jobs)
+        app.jobs_screen.watching.notice_cache_changes()
+        assert not [w for w in app.workers if w.group == "outside-cache" and not w.is_finished]
+        await pilot.pause()
+        assert len(notices(app)) == said

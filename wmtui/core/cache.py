@@ -8,6 +8,7 @@ returns. The cache is disposable: a file that cannot be read is moved aside to
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -86,6 +87,16 @@ class _Unusable(Exception):
     """The cache file cannot be used; str() says why."""
 
 
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(modification time in ns, size, inode) of `path`, None if it is not there: one stat
+    tells whether another process saved it (a save replaces the file)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
 class JobCache:
     """Load and save the last-known ExportJob of each key. Never raises for a bad file."""
 
@@ -93,6 +104,9 @@ class JobCache:
         self.path = Path(path)
         # What went wrong at the last load or save, for a notice; None if nothing did.
         self.last_problem: str | None = None
+        # The file as this process last read or wrote it (mtime ns, size, inode): another
+        # process's save shows as a different stamp (the app then reads its newer states).
+        self.stamp: tuple[int, int, int] | None = None
         # The last saved line of each job, by key: a job is immutable, so while the same
         # object is saved again its line is reused (a save after a refresh that changed
         # 1,000 of 10,000 jobs encodes 1,000). Updated in place, and the keys' order is kept
@@ -107,6 +121,7 @@ class JobCache:
     def load(self) -> dict[JobKey, ExportJob]:
         """The cached jobs; {} if there is no cache or it is unusable (then moved aside)."""
         self.last_problem = None
+        self.stamp = file_stamp(self.path)
         try:
             data = read_file(self.path, MAX_FILE_BYTES)
         except NotAFileProblem as exc:
@@ -175,6 +190,7 @@ class JobCache:
             )
             return False
         self.last_problem = None
+        self.stamp = file_stamp(self.path)
         return True
 
     def _parse(self, data: bytes) -> dict[JobKey, ExportJob]:

@@ -6,6 +6,7 @@ sessions saved) before the screen shows it; a watched job is never dropped by a 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -13,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from wmtui.core.cache import JobCache, file_stamp
 from wmtui.core.models import ExportJob, JobKey
 from wmtui.core.watchlist import WatchList, WatchListError, outside_change
+from wmtui.ui import announce
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.add import AddJobsScreen
 from wmtui.ui.screens.confirm import ConfirmScreen
@@ -35,6 +38,9 @@ class WatchingFlow:
         # The file as this session last read or wrote it: another process's save changes it.
         self._stamp: tuple[int, int, int] | None = None
         self._looking = False
+        # The job cache as last read for another process's states (see notice_cache_changes).
+        self._cache_seen: tuple[int, int, int] | None = None
+        self._cache_reading = False
 
     @property
     def _watchlist(self) -> WatchList:
@@ -60,6 +66,56 @@ class WatchingFlow:
     def _look(self) -> None:
         if self.screen.widgets_alive():
             self.notice_outside_changes()
+            self.notice_cache_changes()
+
+    def notice_cache_changes(self) -> None:
+        """Newer states another process read (export-org, `wmtui status`, another app) and
+        saved in the job cache this app shares: read off the UI thread, folded in."""
+        cache = self.screen.context.cache
+        stamp = file_stamp(cache.path)
+        if stamp is None or stamp in (cache.stamp, self._cache_seen) or self._cache_reading:
+            return  # unchanged, this app's own save, or already being read
+        self._cache_seen = stamp
+        self._cache_reading = True
+        self.screen.run_worker(
+            partial(self._read_cache, cache.path),
+            thread=True,
+            group="outside-cache",
+            exit_on_error=False,
+            description="read the job cache another wmtui saved",
+        )
+
+    def _read_cache(self, path: Path) -> None:
+        try:
+            # An instance of its own: the app's keeps the lines of what it saved.
+            records = JobCache(path).load()
+        finally:
+            self._cache_reading = False
+        with contextlib.suppress(Exception):  # the app is ending: nothing to show it on
+            self.screen.app.call_from_thread(self._fold_newer, records)
+
+    def _fold_newer(self, records: dict[JobKey, ExportJob]) -> None:
+        screen = self.screen
+        if not screen.widgets_alive():
+            return
+        board = screen.board
+        changed: list[JobKey] = []
+        for key in board.watched:
+            record = records.get(key)
+            if record is None or record.last_seen is None:
+                continue
+            known = board.jobs.get(key)
+            seen = known.last_seen if known is not None else None
+            if seen is not None and record.last_seen <= seen:
+                continue  # this app's own reading is as new
+            updated, finished = board.apply_described(record)
+            if updated:
+                changed.append(key)
+            if finished is not None:
+                announce.one_job(screen, finished)
+        if changed:
+            screen.sync_table(changed)
+            screen.update_status()
 
     def notice_outside_changes(self, *, force: bool = False) -> None:
         """Show what other processes (`wmtui add`, export-org, another app) changed in the
