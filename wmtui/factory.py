@@ -32,6 +32,7 @@ from wmtui.core.settings import Settings
 from wmtui.core.watchlist import WatchList
 
 if TYPE_CHECKING:
+    from wmtui.core.preflight import Preflight
     from wmtui.emulator.s3 import S3Server
     from wmtui.emulator.server import EmulatorServer
     from wmtui.ui.app import WmtuiApp
@@ -211,6 +212,7 @@ class Backend:
     demo: DemoContext | None = None
     _names: NameDirectory | None = field(default=None, init=False, repr=False)
     _objects: ExportObjects | None = field(default=None, repr=False)
+    verify_in_app: bool = True
 
     @property
     def objects(self) -> ExportObjects:
@@ -267,6 +269,7 @@ def open_backend(
     from disk here: the watch list and cache load when asked.
     """
     demo: DemoContext | None = None
+    given_service = service
     if settings.demo:
         demo = start_demo(settings)
         settings = demo.settings
@@ -285,6 +288,7 @@ def open_backend(
         cache=JobCache(jobs_cache_path(state_cache_dir(settings))),
         demo=demo,
         _objects=objects,
+        verify_in_app=objects is not None or given_service is None,
     )
 
 
@@ -302,6 +306,31 @@ def build_app(backend: Backend, *, clock: Callable[[], datetime] | None = None) 
         clock=clock,
         names=backend.names,
         on_exit=backend.close if backend.demo is not None else None,
+        # Verification in S3, unless a test gave its own service and no S3 to go with it.
+        objects=backend.objects if backend.verify_in_app else None,
+        preflight=make_preflight(backend, in_app=True),
+    )
+
+
+def make_preflight(backend: Backend, *, in_app: bool = False) -> Preflight | None:
+    """The doctor's checks for this backend; None for the demo (its WorkMail is an emulator,
+    its IAM, S3 and KMS would be AWS's). In the app, only against real AWS with wmtui's own
+    service: against an emulator (or a test's service) nothing would answer as AWS does."""
+    from wmtui.aws.preflight import Boto3Preflight
+    from wmtui.aws.service import Boto3ExportService
+
+    settings = backend.settings
+    if backend.demo is not None or settings.demo:
+        return None
+    # The trail's AuditedService wraps the service: what matters is the one inside.
+    inner = getattr(backend.service, "wrapped", backend.service)
+    if in_app and (settings.endpoint_url or not isinstance(inner, Boto3ExportService)):
+        return None
+    return Boto3Preflight(
+        profile=settings.profile,
+        region=settings.region,
+        endpoint_url=settings.endpoint_url,
+        service=backend.service,
     )
 
 

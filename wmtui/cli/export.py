@@ -444,8 +444,6 @@ def _export_outcome(
         note("Stopped; the state is saved. Run the same command again to resume.")
         return stop.exit_code
     if once:
-        note(
-            f"Not finished: run the same command again (cron) to go on (exit {EXIT_MORE_TO_DO})."
-        )
+        note(f"Not finished: run the same command again (cron) to go on (exit {EXIT_MORE_TO_DO}).")
         return EXIT_MORE_TO_DO
     return EXIT_OK

@@ -89,6 +89,13 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--no-bell", default=s, action="store_true", help="no terminal bell")
     group.add_argument(
+        "--notify-command",
+        default=s,
+        metavar="COMMAND",
+        help="run COMMAND once per event (an export ended, ...) with the event as JSON on its "
+        "standard input (WMTUI_NOTIFY_COMMAND)",
+    )
+    group.add_argument(
         "--demo",
         default=s,
         action="store_true",
@@ -121,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_job_commands(add_command)
     _add_organization_commands(add_command)
     _add_presign_command(add_command)
+    from wmtui.cli.coverage import add_coverage_command
+
+    add_coverage_command(add_command)
+    from wmtui.cli.verify import add_verify_arguments
+
+    add_verify_arguments(add_command)
+    from wmtui.cli.doctor import add_doctor_command
+
+    add_doctor_command(add_command)
+    from wmtui.cli.log import add_log_arguments
+
+    add_log_arguments(add_command)
     # Its options belong to wmtui.emulator.demo, parsed only when asked for (see run.py),
     # so no other command pays for importing the emulator.
     commands.add_parser(

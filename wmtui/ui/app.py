@@ -22,7 +22,8 @@ from wmtui.core import locations
 from wmtui.core.cache import JobCache
 from wmtui.core.models import ExportJob, JobKey, now_utc
 from wmtui.core.names import NameDirectory
-from wmtui.core.service import ExportService
+from wmtui.core.preflight import Preflight
+from wmtui.core.service import ExportObjects, ExportService
 from wmtui.core.settings import Settings, load_ui_state, save_ui_state
 from wmtui.core.watchlist import WatchList
 from wmtui.ui.keys import QUIT_BINDINGS, READ_ONLY_BINDINGS
@@ -56,6 +57,8 @@ class WmtuiApp(App[None]):
         clock: Callable[[], datetime] | None = None,
         on_exit: Callable[[], None] | None = None,
         names: NameDirectory | None = None,
+        objects: ExportObjects | None = None,
+        preflight: Preflight | None = None,
     ) -> None:
         clock = clock or now_utc
         self._settings = settings
@@ -70,7 +73,9 @@ class WmtuiApp(App[None]):
         # The collector's thresholds before the app tuned it (see `settle_heap`).
         self._gc_thresholds: tuple[int, int, int] | None = None
         names = names or NameDirectory(locations.names_cache_path(settings.cache_dir), clock=clock)
-        self._jobs_context = JobsContext(service, watchlist, cache, settings, clock, names)
+        self._jobs_context = JobsContext(
+            service, watchlist, cache, settings, clock, names, objects=objects, preflight=preflight
+        )
         self._jobs_screen: JobsScreen | None = None
         super().__init__()
 
@@ -207,7 +212,15 @@ class WmtuiApp(App[None]):
         from wmtui.core.trail import trail_path
         from wmtui.ui.screens.trail import TrailScreen
 
-        self.push_screen(TrailScreen(trail_path(self._settings.data_dir)))
+        trail = getattr(self.service, "trail", None)
+        problem = getattr(trail, "last_problem", None)
+        self.push_screen(TrailScreen(trail_path(self._settings.data_dir), problem))
+
+    def action_doctor(self) -> None:
+        """D: the doctor's report for the selected job's set-up (wmtui.ui.flows.preflight)."""
+        from wmtui.ui.flows.preflight import open_doctor
+
+        open_doctor(self.jobs_screen)
 
     # ---- theme ---------------------------------------------------------------------------------
 

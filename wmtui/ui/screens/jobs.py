@@ -29,7 +29,8 @@ from wmtui.core.cache import JobCache
 from wmtui.core.models import ExportJob, JobKey, Mailbox
 from wmtui.core.name_learning import NameLearner
 from wmtui.core.names import NameDirectory
-from wmtui.core.service import ExportService
+from wmtui.core.preflight import Preflight
+from wmtui.core.service import ExportObjects, ExportService
 from wmtui.core.settings import Settings
 from wmtui.core.watchlist import WatchList, WatchListError
 from wmtui.ui import announce
@@ -38,9 +39,11 @@ from wmtui.ui.flows.cancel import CancelFlow
 from wmtui.ui.flows.copy import CopyFlow
 from wmtui.ui.flows.describe import DescribeOnSelect
 from wmtui.ui.flows.export_org import ExportOrgFlow
-from wmtui.ui.flows.start import StartFlow
-from wmtui.ui.flows.watching import WatchingFlow
+from wmtui.ui.flows.mailboxes import MailboxesFlow, open_mailboxes, open_org_exports
 from wmtui.ui.flows.sorting import reverse_sort
+from wmtui.ui.flows.start import StartFlow
+from wmtui.ui.flows.verify import VerifyKeys
+from wmtui.ui.flows.watching import WatchingFlow
 from wmtui.ui.job_rows import JobRows, SortMode
 from wmtui.ui.keys import JOBS_BINDINGS, WRITE_ACTIONS, help_rows, key_help
 from wmtui.ui.messages import (
@@ -60,6 +63,7 @@ from wmtui.ui.widgets.banner import Banner, problem_text
 from wmtui.ui.widgets.detail import DetailPane, JobView
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusInfo, StatusLine, freshness, render_status
+from wmtui.ui.widgets.verification_cells import verification_status
 
 if TYPE_CHECKING:
     from wmtui.ui.widgets.cells import Palette
@@ -85,13 +89,17 @@ class JobsContext:
     # The cursor rests this long on a job never described before one Describe fills it in.
     describe_delay: float = DESCRIBE_DELAY
     cursor_blink: bool = True
+    objects: ExportObjects | None = None  # the export files in S3; None: no verification
+    preflight: Preflight | None = None  # the doctor's checks; None: not against real AWS
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(VerifyKeys, Screen[None]):
     """The app's main screen: the watched jobs, refreshed in the background."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_BINDINGS
-    action_reverse_sort = reverse_sort  # S: the sorting flow owns it
+    action_mailboxes = open_mailboxes  # m: the flow owns it (this class is at its size budget)
+    action_org_exports = open_org_exports  # O: the same
+    action_reverse_sort = reverse_sort  # S: the same
 
     paused: reactive[bool] = reactive(False, init=False)
     sort_mode: reactive[SortMode] = reactive(SortMode.STARTED, init=False)
@@ -313,7 +321,9 @@ class JobsScreen(Screen[None]):
             sort_label=self.sort_mode.label_for(reverse=self.rows.reverse),
             filter_text=self.filter_text,
             now=self.clock(),
+            deadline=MailboxesFlow.of(self).status_text(),
             **freshness(board, read_only=self.settings.read_only),
+            verification=verification_status(board.jobs.values()),
         )
         self.query_one(StatusLine).show(render_status(info, self.palette))
 
@@ -352,7 +362,7 @@ class JobsScreen(Screen[None]):
             # Nobody moved the cursor yet: start at the top of the sorted table.
             self.query_one(JobTable).move_cursor(row=0, animate=False)
         self.update_banner()
-        announce.finished_jobs(self, change.finished, self.export_flow.started_keys)
+        announce.refreshed(self, change)
         if change.changed:
             self.cache_writer.save()
         # A job under the cursor that the refresh has just read from a list: fill it in.
@@ -397,7 +407,7 @@ class JobsScreen(Screen[None]):
             return
         self.sync_table([message.key])
         if finished is not None:
-            announce.one_job(self, finished)
+            announce.described(self, finished)
         # Not saved on its own: the next save (any refresh that changes something) carries it,
         # and a lost one costs one Describe next session.
 

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
+from wmtui.core.preflight import doctor_command, likely_setup_cause
 from wmtui.core.service import ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.widgets.cells import (
@@ -24,6 +25,7 @@ from wmtui.ui.widgets.cells import (
     short_span,
     timestamp,
 )
+from wmtui.ui.widgets.verification_cells import verification_lines
 
 _LABEL_WIDTH = 13
 
@@ -103,6 +105,20 @@ def render_alert(view: JobView, palette: Palette) -> Text | None:
             alert.append("(the service gave no reason)", style="italic")
         else:
             alert.append("(not read yet: it comes with DescribeMailboxExportJob)", style="italic")
+        cause = likely_setup_cause(job.error_info)
+        if cause is not None:
+            alert.append("\nLikely cause: ", style=palette.bold)
+            alert.append(cause)
+            alert.append("\nCheck the set-up: ", style=palette.bold)
+            command = doctor_command(
+                job.key.region,
+                job.key.organization_id,
+                job.s3_bucket_name,
+                job.s3_prefix,
+                job.role_arn,
+                job.kms_key_arn,
+            )
+            alert.append(safe_text(command, single_line=False))
         parts.append(alert)
     if not parts:
         return None
@@ -165,6 +181,8 @@ def render_body(view: JobView, now: datetime, palette: Palette, width: int = 40)
     field("KMS key ARN", _not_listed(job, job.kms_key_arn))
     if job.state is not JobState.FAILED:
         field("ErrorInfo", _not_listed(job, job.error_info))
+    for label, value in verification_lines(job, now, palette):
+        field(label, value)
     out.append("\n")
     field("Started", _when(job.start_time, now))
     field("Ended", _when(job.end_time, now))

@@ -42,6 +42,10 @@ class StatusInfo:
     # last try failed as a whole.
     last_good_refresh: datetime | None = None
     last_try_failed: bool = False
+    # The deadline's short form and whether it warns (None until the mailboxes screen has run).
+    deadline: tuple[str, bool] | None = None
+    # Proof in S3: "✓ 12 verified, ✗ 1 missing" (None before any check).
+    verification: str | None = None
 
 
 def freshness(board: JobBoard, *, read_only: bool) -> dict[str, Any]:
@@ -98,6 +102,14 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
     if info.unreadable:
         out.append(_SEPARATOR, style=palette.muted)
         out.append(f"! {info.unreadable} unreadable", style=palette.error + palette.bold)
+    if info.deadline is not None:
+        words, warning = info.deadline
+        out.append(_SEPARATOR, style=palette.muted)
+        out.append(words, style=palette.warning + palette.bold if warning else "")
+    if info.verification:
+        out.append(_SEPARATOR, style=palette.muted)
+        bad = "✗" in info.verification
+        out.append(info.verification, style=palette.error + palette.bold if bad else "")
     out.append(_SEPARATOR, style=palette.muted)
     out.append(f"sort: {info.sort_label}")
     if info.filter_text:
