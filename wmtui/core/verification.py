@@ -297,7 +297,8 @@ def is_checkable(job: ExportJob) -> bool:
 
 def verification_of(job: ExportJob | None) -> Verification | None:
     """The job's last verification; None if never checked or the job is not COMPLETED."""
-    if job is None or not is_checkable(job):
+    # The cheap test first: most jobs were never checked (the S3 path's check is a regex).
+    if job is None or job.verification is None or not is_checkable(job):
         return None
     return job.verification
 

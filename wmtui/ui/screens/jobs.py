@@ -63,7 +63,7 @@ from wmtui.ui.widgets.banner import Banner, problem_text
 from wmtui.ui.widgets.detail import DetailPane, JobView
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusInfo, StatusLine, freshness, render_status
-from wmtui.ui.widgets.verification_cells import verification_status
+from wmtui.ui.widgets.verification_cells import VerificationCount
 
 if TYPE_CHECKING:
     from wmtui.ui.widgets.cells import Palette
@@ -123,6 +123,7 @@ class JobsScreen(VerifyKeys, Screen[None]):
         self.copy_flow = CopyFlow(self)
         self.watchlist_error: WatchListError | None = None
         self.describer = DescribeOnSelect(self)
+        self.verification_count = VerificationCount()
         self._names_problems_said: set[str] = set()
         self._cache_problem_said: str | None = None
         self._filter_open = False
@@ -248,6 +249,7 @@ class JobsScreen(VerifyKeys, Screen[None]):
         `settled` those of them whose place in the order cannot have changed."""
         table = self.query_one(JobTable)
         rows = self.rows.touch(dirty, settled)
+        self.verification_count.forget()
         table.sync(self.rows.order(), self.rows.cells, rows)
         self.board.count(dirty)
         nothing_watched = not self.board.watched
@@ -292,9 +294,6 @@ class JobsScreen(VerifyKeys, Screen[None]):
         self.update_detail()
         self.describer.schedule()
 
-    def on_data_table_row_highlighted(self) -> None:
-        self.on_job_table_row_highlighted()
-
     # ---- status line and banner --------------------------------------------------------------
 
     def _target(self) -> str:
@@ -323,7 +322,7 @@ class JobsScreen(VerifyKeys, Screen[None]):
             now=self.clock(),
             deadline=MailboxesFlow.of(self).status_text(),
             **freshness(board, read_only=self.settings.read_only),
-            verification=verification_status(board.jobs.values()),
+            verification=self.verification_count.words(board.jobs.values()),
         )
         self.query_one(StatusLine).show(render_status(info, self.palette))
 
