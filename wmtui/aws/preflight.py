@@ -21,6 +21,7 @@ from wmtui.aws.preflight_calls import (
     simulate,
     user_documents,
 )
+from wmtui.aws.sessions import new_session
 from wmtui.core import preflight as pf
 from wmtui.core.iam_policy import Decision, load_document
 from wmtui.core.models import JobState
@@ -58,14 +59,7 @@ class Boto3Preflight:
         self._lock = threading.Lock()
 
     def _session(self, region: str) -> Any:
-        import boto3.session
-
-        if self._credentials is not None:
-            key, secret = self._credentials
-            return boto3.session.Session(
-                aws_access_key_id=key, aws_secret_access_key=secret, region_name=region
-            )
-        return boto3.session.Session(profile_name=self._profile, region_name=region)
+        return new_session(profile=self._profile, credentials=self._credentials, region=region)
 
     def run(self, target: PreflightTarget) -> DoctorReport:
         from botocore.config import Config

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from wmtui.aws.answers import parse_timestamp
 from wmtui.aws.errors import to_service_error
+from wmtui.aws.sessions import new_session
 from wmtui.core.models import ExportJob, JobKey, now_utc, s3_uri
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.core.verification import (
@@ -152,23 +153,15 @@ class Boto3ExportObjects:
         with self._lock:
             client = self._clients.get((service, region))
             if client is None:
-                import boto3.session
                 from botocore.config import Config
 
                 if self._session is None:
-                    if self._credentials is not None:
-                        key, secret = self._credentials
-                        self._session = boto3.session.Session(
-                            aws_access_key_id=key,
-                            aws_secret_access_key=secret,
-                            region_name=self._region,
-                        )
-                    else:
-                        self._session = boto3.session.Session(
-                            profile_name=self._profile, region_name=self._region
-                        )
-                    factory = self._session._session.get_component("response_parser_factory")
-                    factory.set_parser_defaults(timestamp_parser=parse_http_date)
+                    self._session = new_session(
+                        profile=self._profile,
+                        credentials=self._credentials,
+                        region=self._region,
+                        timestamp_parser=parse_http_date,
+                    )
                 config = Config(
                     retries={"mode": "standard", "total_max_attempts": self._max_attempts},
                     connect_timeout=self._connect_timeout,
