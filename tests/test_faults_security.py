@@ -199,7 +199,7 @@ def test_the_emulator_binds_loopback_by_default_and_for_localhost(aws_credential
     for host in ("127.0.0.1", "localhost"):
         with EmulatorServer(host=host) as server:
             assert server.endpoint_url.startswith("http://127.0.0.1:")
-            httpd = server._httpd
+            httpd = server._serving.httpd
             assert httpd is not None
             assert httpd.server_address[0] == "127.0.0.1"
 

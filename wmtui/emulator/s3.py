@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from wmtui.emulator.serving import Serving
 from wmtui.emulator.wire import ACCOUNT_ID
 
 if TYPE_CHECKING:
@@ -299,38 +300,19 @@ class S3Server:
         self.internal_errors: list[str] = []
         self._lock = threading.Lock()
         self._faults: list[list[Any]] = []
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving[_HTTPServer] = Serving("wmtui-emulator-s3")
 
     def start(self) -> S3Server:
-        if self._httpd is None:
-            self._stopping.clear()
-            httpd = _HTTPServer((self.host, self.port), _Handler)
+        if not self._serving.running:
+            httpd = self._serving.start(_HTTPServer, _Handler, (self.host, self.port))
             httpd.s3 = self
-            self._httpd = httpd
             self.port = httpd.server_address[1]
             self.endpoint_url = f"http://{self.host}:{self.port}"
-            self._thread = threading.Thread(
-                target=httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"wmtui-emulator-s3-{self.port}",
-                daemon=True,
-            )
-            self._thread.start()
         return self
 
     def stop(self) -> None:
-        httpd = self._httpd
-        if httpd is None:
-            return
-        self._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
+        if self._serving.shut_down():
+            self._serving.join()
 
     def inject(self, fault: str, count: int = 1) -> None:
         """The next `count` requests get `fault`: throttle (503 SlowDown), access-denied (403),
@@ -357,7 +339,7 @@ class S3Server:
             with self._lock:
                 self.requests[method] = self.requests.get(method, 0) + 1
             latency = self.latency()
-            if latency > 0 and self._stopping.wait(latency / 1000):
+            if latency > 0 and self._serving.stopping.wait(latency / 1000):
                 handler.close_connection = True
                 return
             reply = self._answer(handler, method, body)

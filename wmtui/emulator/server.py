@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from wmtui.emulator import model
+from wmtui.emulator.serving import Serving
 from wmtui.emulator.state import IMPLEMENTED_OPERATIONS, EmulatorState
 from wmtui.emulator.wire import ACCOUNT_ID, ApiError, to_wire
 
@@ -148,52 +149,33 @@ class EmulatorServer:
         self._lock = threading.Lock()
         self._injections: list[_Injection] = []
         self._connections: set[socket.socket] = set()
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving[_HTTPServer] = Serving("wmtui-emulator")
 
     # ----------------------------------------------------------------- life cycle
 
     def start(self) -> EmulatorServer:
-        if self._httpd is not None:
-            return self
-        self._stopping.clear()
-        httpd = _HTTPServer((self.host, self.port), _RequestHandler)
-        httpd.emulator = self
-        self._httpd = httpd
-        self.port = httpd.server_address[1]
-        self.endpoint_url = f"http://{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"wmtui-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        if not self._serving.running:
+            httpd = self._serving.start(_HTTPServer, _RequestHandler, (self.host, self.port))
+            httpd.emulator = self
+            self.port = httpd.server_address[1]
+            self.endpoint_url = f"http://{self.host}:{self.port}"
         return self
 
     def stop(self) -> None:
         """Stop serving at once: hanging handlers are released and open connections closed."""
-        httpd = self._httpd
-        if httpd is None:
+        if not self._serving.shut_down():
             return
-        self._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
         with self._lock:
             connections = list(self._connections)
             self._connections.clear()
         for conn in connections:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
+        self._serving.join()
 
     @property
     def running(self) -> bool:
-        return self._httpd is not None
+        return self._serving.running
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -283,7 +265,7 @@ class EmulatorServer:
             return
 
         fault = self._take_injected(operation) or self._random_fault()
-        if self.latency_ms > 0 and self._stopping.wait(self.latency_ms / 1000):
+        if self.latency_ms > 0 and self._serving.stopping.wait(self.latency_ms / 1000):
             handler.close_connection = True
             return
         if caller.access_key.startswith("EXPIRED"):
@@ -369,7 +351,7 @@ class EmulatorServer:
     ) -> None:
         if fault == "hang":
             # Read the request and never answer; the client's read timeout has to save it.
-            self._stopping.wait(self.hang_seconds)
+            self._serving.stopping.wait(self.hang_seconds)
             handler.close_connection = True
             return
         if fault == "500-html":
