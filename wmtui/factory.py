@@ -27,6 +27,7 @@ from wmtui.core.locations import (
     watchlist_path,
 )
 from wmtui.core.names import NameDirectory
+from wmtui.core.profiles import ProfileBook, ProfileRouter
 from wmtui.core.service import ExportObjects, ExportService
 from wmtui.core.settings import Settings
 from wmtui.core.watchlist import WatchList
@@ -74,6 +75,28 @@ def make_service(settings: Settings) -> ExportService:
         connect_timeout=_env_number(CONNECT_TIMEOUT_ENV, 5.0),
         read_timeout=_env_number(READ_TIMEOUT_ENV, 10.0),
     )
+
+
+def make_service_for(settings: Settings) -> Callable[[str], ExportService]:
+    """How another profile's service is made: its own session and credentials, its own
+    region, endpoint_url and services section as botocore reads them; `--endpoint-url` and
+    `--region` still count for every profile."""
+
+    def make(profile: str) -> ExportService:
+        return make_service(replace(settings, profile=profile))
+
+    return make
+
+
+def _audited_maker(
+    make: Callable[[str], ExportService], settings: Settings
+) -> Callable[[str], ExportService]:
+    """Each profile's service in the trail under its own profile."""
+
+    def audited(profile: str) -> ExportService:
+        return audit(make(profile), replace(settings, profile=profile))
+
+    return audited
 
 
 def make_objects(settings: Settings) -> ExportObjects:
@@ -215,13 +238,33 @@ class Backend:
     verify_in_app: bool = True
 
     @property
+    def profiles(self) -> ProfileBook:
+        """Which profile each organization belongs to (learned at each watch-list read)."""
+        return self.watchlist.profiles
+
+    @property
+    def router(self) -> ProfileRouter | None:
+        """The service as a profile router (None for a service given without one)."""
+        return self.service if isinstance(self.service, ProfileRouter) else None
+
+    @property
     def objects(self) -> ExportObjects:
-        """The export files in S3 (verify, fetch); built on first use."""
+        """The export files in S3 (verify, fetch); built on first use, each job with its
+        organization's profile."""
         if self._objects is None:
             demo = self.demo
-            self._objects = (
-                make_demo_objects(demo) if demo is not None else make_objects(self.settings)
-            )
+            if demo is not None:
+                self._objects = make_demo_objects(demo)
+            else:
+                from wmtui.core.profile_objects import ProfileObjects
+
+                settings = self.settings
+                self._objects = ProfileObjects(
+                    make_objects(settings),
+                    self.profiles,
+                    lambda profile: make_objects(replace(settings, profile=profile)),
+                    default_profile=settings.profile,
+                )
         return self._objects
 
     @property
@@ -262,11 +305,14 @@ def open_backend(
     *,
     service: ExportService | None = None,
     objects: ExportObjects | None = None,
+    profile_service: Callable[[str], ExportService] | None = None,
 ) -> Backend:
     """The service and store for `settings`; for `settings.demo`, the demo's throwaway ones.
 
-    `service` replaces the one that would be built (tests, screenshots). Nothing is read
-    from disk here: the watch list and cache load when asked.
+    `service` replaces the one that would be built (tests, screenshots), and
+    `profile_service(profile)` the one built for a named profile (without it, a given service
+    serves every profile). Nothing is read from disk here: the watch list and cache load
+    when asked.
     """
     demo: DemoContext | None = None
     given_service = service
@@ -280,11 +326,20 @@ def open_backend(
     audited = audit(service, settings)
     if demo is not None and demo.service is service:
         demo.service = audited
-    service = audited
+    book = ProfileBook()
+    make_own = profile_service
+    if make_own is None and given_service is None and demo is None:
+        make_own = make_service_for(settings)
+    make = None if make_own is None else _audited_maker(make_own, settings)
+    # Each watched organization's calls go to its profile's service (the default chain's
+    # when it names none, as before profiles were kept).
+    service = ProfileRouter(audited, book, make, default_profile=settings.profile)
+    if demo is not None and demo.service is audited:
+        demo.service = service
     return Backend(
         settings=settings,
         service=service,
-        watchlist=WatchList(watchlist_path(settings.config_dir)),
+        watchlist=WatchList(watchlist_path(settings.config_dir), profiles=book),
         cache=JobCache(jobs_cache_path(state_cache_dir(settings))),
         demo=demo,
         _objects=objects,

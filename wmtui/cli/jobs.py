@@ -32,6 +32,42 @@ from wmtui.core.service import ServiceError
 from wmtui.factory import Backend
 
 NameOf = Callable[[JobKey, "ExportJob | None"], "Mailbox | None"]
+# What a group of jobs belongs to, said after its organization: "profile a, account 1234...".
+OwnerOf = Callable[[str, str], str]
+
+
+def several_profiles(backend: Backend, watched: Iterable[JobKey]) -> bool:
+    """True when the watched jobs belong to more than one profile (after a watch-list load)."""
+    router = backend.router
+    return router is not None and len(router.labels_in(watched)) > 1
+
+
+def owner_lookup(backend: Backend, watched: Sequence[JobKey], *, ask: bool) -> OwnerOf | None:
+    """Each organization's profile (and account, once STS has said it, asked when `ask`);
+    None when every job belongs to one profile, so single-account output stays as it was."""
+    router = backend.router
+    if router is None or not several_profiles(backend, watched):
+        return None
+    if ask:
+        router.learn_accounts(watched)
+
+    def owner(region: str, organization_id: str) -> str:
+        label = router.label_of(region, organization_id)
+        account = router.account_label(region, organization_id)
+        return f"profile {label}" + (f", account {account}" if account != label else "")
+
+    return owner
+
+
+def profile_fields(backend: Backend, key: JobKey) -> dict[str, str | None]:
+    """The JSON record's Profile (null: the default chain) and Account (null until known)."""
+    router = backend.router
+    if router is None:
+        return {"Profile": None, "Account": None}
+    profile = router.profile_of(key.region, key.organization_id)
+    label = router.label(profile)
+    account = router.account_label(key.region, key.organization_id)
+    return {"Profile": profile, "Account": account if account != label else None}
 
 
 def name_lookup(backend: Backend) -> NameOf:
@@ -121,8 +157,10 @@ def print_jobs_table(
     name_of: NameOf,
     fresh: Iterable[JobKey] = (),
     failed: Iterable[JobKey] = (),
+    owner_of: OwnerOf | None = None,
 ) -> None:
-    """One table per (region, organization): a cron mail a person can read."""
+    """One table per (region, organization): a cron mail a person can read. With several
+    profiles, each organization's heading says its profile (and account)."""
     fresh_keys = set(fresh)
     failed_keys = set(failed)
     groups: dict[tuple[str, str], list[JobKey]] = {}
@@ -133,7 +171,8 @@ def print_jobs_table(
         if not first:
             say()
         first = False
-        say(f"{organization} ({region})")
+        owner = f" · {plain(owner_of(region, organization))}" if owner_of is not None else ""
+        say(f"{organization} ({region}){owner}")
         rows = []
         details: list[str] = []
         for key in keys:
@@ -170,7 +209,8 @@ def print_jobs_table(
 
 def cmd_add(args: argparse.Namespace, backend: Backend) -> int:
     keys = keys_from_args(backend, args.organization_id, args.job_ids)
-    added = backend.watchlist.add(keys)
+    # `--profile P` on the command line: the jobs belong to P (their organization's account).
+    added = backend.watchlist.add(keys, profile=getattr(args, "profile", None) or None)
     new = set(added)
     for key in keys:
         say(f"{'added' if key in new else 'already watched'}: {plain(key)}")
@@ -191,14 +231,21 @@ def cmd_list(args: argparse.Namespace, backend: Backend) -> int:
     # Names from the cache only: `list` makes no call.
     name_of = name_lookup(backend)
     if args.json:
-        records = [job_record(key, known.get(key), name_of(key, known.get(key))) for key in watched]
+        records = [
+            {
+                **job_record(key, known.get(key), name_of(key, known.get(key))),
+                **profile_fields(backend, key),
+            }
+            for key in watched
+        ]
         warn_names_problem(backend)
         say(json_dump({"jobs": records}))
         return EXIT_OK
     if not watched:
         note("No jobs are watched. Add one with: wmtui add ORG_ID JOB_ID")
         return EXIT_OK
-    print_jobs_table(watched, known, name_of=name_of)
+    owner_of = owner_lookup(backend, watched, ask=False)
+    print_jobs_table(watched, known, name_of=name_of, owner_of=owner_of)
     warn_names_problem(backend)
     say()
     say(f"{len(watched)} watched; last-known states from the cache. `wmtui status` reads them now.")

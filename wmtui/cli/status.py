@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from wmtui.cli.errors import EXIT_OK
-from wmtui.cli.jobs import NameOf, name_lookup, print_jobs_table, warn_names_problem
+from wmtui.cli.jobs import (
+    NameOf,
+    OwnerOf,
+    name_lookup,
+    owner_lookup,
+    print_jobs_table,
+    profile_fields,
+    warn_names_problem,
+)
 from wmtui.cli.output import PROG, error_line, error_object, job_record, json_dump, note, plain, say
 from wmtui.core.board import JobBoard, OrgKey
 from wmtui.core.display import iso_timestamp
@@ -116,7 +124,15 @@ def _report(
         codes.append(error.exit_code)
         other_errors.append({"scope": "all", **error_object(error)})
         shown.append(error_line(error.message, error.fix))
+    # A profile's own connection-wide error, said once for the profile, not per organization.
+    profile_wide = {id(error) for error in result.profile_errors.values()}
+    for label, error in sorted(result.profile_errors.items()):
+        codes.append(error.exit_code)
+        other_errors.append({"scope": "profile", "profile": label, **error_object(error)})
+        shown.append(error_line(f"profile {label}: {error.message}", error.fix))
     for (region, organization), error in sorted(result.org_errors.items()):
+        if id(error) in profile_wide:
+            continue
         codes.append(error.exit_code)
         other_errors.append(
             {
@@ -188,28 +204,31 @@ def cmd_status(args: argparse.Namespace, backend: Backend) -> int:
     report = refresh_once(backend, learner)
     learn_names(backend, learner, report)
     name_of = name_lookup(backend)
+    # With several profiles: who each organization's account is (STS, once per profile).
+    owner_of = owner_lookup(backend, report.watched, ask=True)
     if report.ended:
         from wmtui.cli.notifications import job_events, send_events
 
         send_events(backend, job_events(backend, report.ended, name_of))
     if args.json:
-        _print_json(report, name_of)
+        _print_json(report, name_of, backend)
     elif not report.watched:
         note("No jobs are watched. Add one with: wmtui add ORG_ID JOB_ID")
     else:
-        _print_table(report, name_of)
+        _print_table(report, name_of, owner_of)
     for line in report.shown_errors:
         note(line)
     return report.exit_code
 
 
-def _print_json(report: StatusReport, name_of: NameOf) -> None:
+def _print_json(report: StatusReport, name_of: NameOf, backend: Backend) -> None:
     jobs = []
     for key in report.watched:
         record = job_record(key, report.jobs.get(key), name_of(key, report.jobs.get(key)))
         record["fresh"] = key in report.fresh
         error = report.job_errors.get(key)
         record["error"] = error_object(error) if error else None
+        record.update(profile_fields(backend, key))
         jobs.append(record)
     say(
         json_dump(
@@ -223,13 +242,14 @@ def _print_json(report: StatusReport, name_of: NameOf) -> None:
     )
 
 
-def _print_table(report: StatusReport, name_of: NameOf) -> None:
+def _print_table(report: StatusReport, name_of: NameOf, owner_of: OwnerOf | None) -> None:
     print_jobs_table(
         report.watched,
         report.jobs,
         name_of=name_of,
         fresh=report.fresh,
         failed=report.job_errors,
+        owner_of=owner_of,
     )
     say()
     cached = sum(

@@ -52,6 +52,8 @@ class JobBoard:
         # Describe fallback did read is not among them.
         self.org_blocked: set[JobKey] = set()
         self.global_error: ServiceError | None = None
+        # With several profiles: the profiles a connection-wide error stopped (by label).
+        self.profile_errors: dict[str, ServiceError] = {}
         # Keys read from the service in this session (not only from the cache).
         self.fresh: set[JobKey] = set()
         self.running: set[JobKey] = set()
@@ -159,6 +161,7 @@ class JobBoard:
                 change.settled.discard(key)
         self._apply_org_errors(result, change)
         self.global_error = result.global_error
+        self.profile_errors = dict(result.profile_errors)
         if not result.cancelled:
             self.last_refresh = result.finished_at
             if result.global_error is None:

@@ -115,6 +115,21 @@ def validate_entity_id(value: str) -> str:
     return value
 
 
+# A profile is a section name in the AWS config file: any printable text, kept to a sane length.
+PROFILE_NAME_MAX = 128
+
+
+def validate_profile_name(value: str) -> str:
+    """An AWS profile name as the config file can hold it: printable, no surrounding spaces."""
+    if not isinstance(value, str) or not value or len(value) > PROFILE_NAME_MAX:
+        raise ValidationError("profile", value, f"must be 1 to {PROFILE_NAME_MAX} characters")
+    if not value.isprintable() or value != value.strip() or any(c in value for c in "[]"):
+        raise ValidationError(
+            "profile", value, "must be printable, without [ ] or spaces around it"
+        )
+    return value
+
+
 def validate_region(value: str, *, endpoint_url: str | None = None) -> str:
     """A region WorkMail runs in; any well-formed region when an endpoint URL is given."""
     if not isinstance(value, str) or not value:

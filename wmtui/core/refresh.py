@@ -137,6 +137,9 @@ class RefreshResult:
     finished_at: datetime = field(default_factory=now_utc)
     # True when is_cancelled() stopped the run early: the result is partial.
     cancelled: bool = False
+    # With several profiles: a connection-wide error of one profile (by its label). Its
+    # organizations have it in `org_errors` too; the other profiles were read as usual.
+    profile_errors: dict[str, ServiceError] = field(default_factory=dict)
 
     @property
     def total_calls(self) -> int:
@@ -251,7 +254,15 @@ class RefreshPlanner:
         max_workers: int = DEFAULT_WORKERS,
         is_cancelled: Callable[[], bool] = lambda: False,
     ) -> RefreshResult:
-        """Plan and run one tick."""
+        """Plan and run one tick; each profile's jobs apart, in parallel, when they differ."""
+        split = getattr(service, "split_by_profile", None)
+        groups = split(watched) if callable(split) else ()
+        if isinstance(groups, list) and len(groups) > 1:
+            from wmtui.core.profile_refresh import refresh_by_profile
+
+            return refresh_by_profile(
+                self, groups, known, force, max_workers=max_workers, is_cancelled=is_cancelled
+            )
         try:
             plan = self.plan(watched, known, force)
         except Exception as exc:  # the UI worker must never die

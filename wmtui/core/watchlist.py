@@ -9,9 +9,14 @@ Format (human-readable, stable order so it diffs well):
     {
       "version": 1,
       "jobs": [
-        {"region": "us-east-1", "organization_id": "m-...", "job_id": "...", "added": "ISO-8601"}
+        {"region": "us-east-1", "organization_id": "m-...", "job_id": "...", "added": "ISO-8601",
+         "profile": "client-a"}
       ]
     }
+
+"profile" is optional: the AWS profile the job's organization belongs to (none: the default
+chain). An organization has one account, so one entry naming a profile names it for all of the
+organization's jobs (`WatchList.owners`).
 
 Keys wmtui does not know (in an entry or at the top) are kept as they are.
 """
@@ -48,14 +53,16 @@ from wmtui.core.models import (
     printable,
     validate_job_id,
     validate_organization_id,
+    validate_profile_name,
 )
+from wmtui.core.profiles import OrgKey, ProfileBook
 
 FORMAT_VERSION = 1
 # Far above any real list (100,000 jobs is ~15 MB) and far below what hurts to read.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 5.0
 _LOCK_POLL_SECONDS = 0.05
-_KNOWN_ENTRY_KEYS = ("region", "organization_id", "job_id", "added")
+_KNOWN_ENTRY_KEYS = ("region", "organization_id", "job_id", "added", "profile")
 
 
 class WatchListProblem(StrEnum):
@@ -98,11 +105,14 @@ class _Entry:
     key: JobKey
     added: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    profile: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = self.key.to_dict()
         if self.added is not None:
             out["added"] = self.added
+        if self.profile is not None:
+            out["profile"] = self.profile
         out.update(sorted(self.extra.items()))
         return out
 
@@ -119,6 +129,15 @@ class _Contents:
         }
         document.update(sorted(self.extra.items()))
         return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    def owners(self) -> dict[OrgKey, str]:
+        """Each organization's profile: the first entry (in key order) that names one."""
+        found: dict[OrgKey, str] = {}
+        for key in sorted(self.entries, key=_key_order):
+            profile = self.entries[key].profile
+            if profile is not None:
+                found.setdefault((key.region, key.organization_id), profile)
+        return found
 
 
 def _key_order(key: JobKey) -> tuple[str, str, str]:
@@ -149,11 +168,14 @@ class WatchList:
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         clock: Callable[[], str] = _utc_now_iso,
+        profiles: ProfileBook | None = None,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
         # Gives the "added" time of new entries (ISO-8601); tests pin it.
         self._clock = clock
+        # Told each organization's profile at every read: the file is the truth.
+        self.profiles = profiles if profiles is not None else ProfileBook()
 
     def __repr__(self) -> str:
         return f"WatchList({str(self.path)!r})"
@@ -173,12 +195,19 @@ class WatchList:
         if data is None or not data.strip():
             # Nothing there, or a file someone emptied: an empty list, and nothing to lose
             # by writing one.
+            self.profiles.learn({})
             return _Contents({})
         try:
             document = parse_json(data)
         except JSONProblem as exc:
             raise self._corrupt(str(exc)) from None
-        return self._parse(document)
+        contents = self._parse(document)
+        self.profiles.learn(contents.owners())
+        return contents
+
+    def owners(self) -> dict[OrgKey, str]:
+        """Each watched organization's profile (those with one), read from the file now."""
+        return self._read().owners()
 
     def _read_bytes(self) -> bytes | None:
         """The file's bytes, None if it does not exist."""
@@ -233,6 +262,7 @@ class WatchList:
                 known.added is None or _instant(entry.added) < _instant(known.added)
             ):
                 known.added = entry.added
+            known.profile = known.profile or entry.profile
             known.extra = {**entry.extra, **known.extra}
         extra = {k: v for k, v in document.items() if k not in ("version", "jobs")}
         return _Contents(entries, extra)
@@ -270,8 +300,14 @@ class WatchList:
                 raise self._corrupt(
                     f'{where}: "added" is {printable(added)}, not an ISO-8601 time'
                 ) from None
+        profile = item.get("profile")
+        if profile is not None:
+            try:
+                validate_profile_name(profile)
+            except ValidationError as exc:
+                raise self._corrupt(f"{where}: {exc}") from None
         extra = {k: v for k, v in item.items() if k not in _KNOWN_ENTRY_KEYS}
-        return _Entry(JobKey(region, organization_id, job_id), added, extra)
+        return _Entry(JobKey(region, organization_id, job_id), added, extra, profile)
 
     def stamp(self) -> tuple[int, int, int] | None:
         """What tells a change by another process at the cost of one stat: the file's
@@ -284,27 +320,44 @@ class WatchList:
 
     # -- changing ------------------------------------------------------------------------
 
-    def add(self, keys: Iterable[JobKey]) -> list[JobKey]:
+    def add(self, keys: Iterable[JobKey], *, profile: str | None = None) -> list[JobKey]:
         """Add keys (read-merge-write under the lock); returns those not already watched.
 
-        Raises ValidationError for a malformed key (nothing written) and WatchListError if
-        the file cannot be read, is corrupt, is locked too long or cannot be written.
+        `profile` names the AWS profile the jobs belong to (kept on new entries, and set on
+        those already watched). Raises ValidationError for a malformed key or profile (nothing
+        written) and WatchListError if the file cannot be read, is corrupt, is locked too
+        long or cannot be written.
         """
         wanted = list(dict.fromkeys(_check_key(key) for key in keys))
+        if profile is not None:
+            validate_profile_name(profile)
         if not wanted:
             return []
+
+        def unchanged(contents: _Contents) -> list[JobKey]:
+            return [
+                key
+                for key in wanted
+                if key in contents.entries
+                and (profile is None or contents.entries[key].profile == profile)
+            ]
+
         # Nothing new is a common case (re-adding): answer without the lock or a write, which
         # also works in a read-only folder.
-        if all(key in self._read().entries for key in wanted):
+        if len(unchanged(self._read())) == len(wanted):
             return []
         with self._locked():
             contents = self._read()
             added = [key for key in wanted if key not in contents.entries]
-            if added:
+            if len(unchanged(contents)) < len(wanted):
                 stamp = self._clock()
                 for key in added:
-                    contents.entries[key] = _Entry(key, stamp)
+                    contents.entries[key] = _Entry(key, stamp, profile=profile)
+                if profile is not None:
+                    for key in wanted:
+                        contents.entries[key].profile = profile
                 self._write(contents)
+                self.profiles.learn(contents.owners())
             return added
 
     def remove(self, keys: Iterable[JobKey]) -> list[JobKey]:
@@ -321,6 +374,7 @@ class WatchList:
                 for key in removed:
                     del contents.entries[key]
                 self._write(contents)
+                self.profiles.learn(contents.owners())
             return removed
 
     def move_aside(self) -> Path:

@@ -1,0 +1,202 @@
+"""Profiles side by side (issue 15, part 1): the model, the watch list and the CLI.
+
+Two emulators on 127.0.0.1 stand for two accounts, reached through two profiles of a
+temporary AWS config file (tests/profiles_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
+from wmtui.cli import main
+from wmtui.core.locations import watchlist_path
+from wmtui.core.models import JobKey, ValidationError
+from wmtui.core.profiles import ProfileBook, ProfileRouter, account_of_arn, profile_filter
+from wmtui.core.settings import load_settings
+from wmtui.core.watchlist import WatchList, WatchListError
+
+ORG_A = "m-" + "a" * 32
+ORG_B = "m-" + "b" * 32
+
+
+@pytest.fixture
+def two_accounts(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
+    with two_accounts_on_loopback(isolated_env, monkeypatch) as accounts:
+        yield accounts
+
+
+def test_a_watch_list_keeps_each_entrys_profile_and_what_it_does_not_know(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "note": "kept",
+                "jobs": [
+                    {"region": REGION, "organization_id": ORG_A, "job_id": "old-one"},
+                    {
+                        "region": REGION,
+                        "organization_id": ORG_B,
+                        "job_id": "b-one",
+                        "profile": "client-b",
+                        "colour": "blue",
+                    },
+                ],
+            }
+        )
+    )
+    watchlist = WatchList(path)
+    assert len(watchlist.load()) == 2
+    # An entry without a profile keeps using the default chain.
+    assert watchlist.profiles.owner(REGION, ORG_A) is None
+    assert watchlist.profiles.owner(REGION, ORG_B) == "client-b"
+    assert watchlist.add([JobKey(REGION, ORG_A, "new-one")], profile="client-a") == [
+        JobKey(REGION, ORG_A, "new-one")
+    ]
+    document = json.loads(path.read_text())
+    assert document["note"] == "kept"
+    entries = {item["job_id"]: item for item in document["jobs"]}
+    assert "profile" not in entries["old-one"]
+    assert entries["new-one"]["profile"] == "client-a"
+    assert entries["b-one"]["colour"] == "blue"
+    # One entry naming a profile names it for its whole organization.
+    assert watchlist.owners() == {(REGION, ORG_A): "client-a", (REGION, ORG_B): "client-b"}
+
+
+def test_adding_a_watched_job_with_a_profile_sets_it(tmp_path: Path) -> None:
+    watchlist = WatchList(tmp_path / "watchlist.json")
+    key = JobKey(REGION, ORG_A, "job")
+    assert watchlist.add([key]) == [key]
+    assert watchlist.add([key], profile="client-a") == []
+    assert watchlist.owners() == {(REGION, ORG_A): "client-a"}
+    with pytest.raises(ValidationError):
+        watchlist.add([key], profile="bad\nname")
+
+
+def test_a_hand_broken_profile_is_a_corrupt_file_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "watchlist.json"
+    text = json.dumps(
+        {
+            "version": 1,
+            "jobs": [{"region": REGION, "organization_id": ORG_A, "job_id": "j", "profile": 7}],
+        }
+    )
+    path.write_text(text)
+    with pytest.raises(WatchListError, match="profile"):
+        WatchList(path).load()
+    assert path.read_text() == text
+
+
+class _Named:
+    """A stand-in service that says who it is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.target = f"profile {name}"
+
+    def list_jobs(self, region: str, organization_id: str) -> list[object]:
+        return [self.name]
+
+    def caller_arn(self) -> str | None:
+        return None if self.name == "default" else f"arn:aws:iam::{'1' * 11}{len(self.name)}:user/x"
+
+
+def test_the_router_sends_each_organization_to_its_profile() -> None:
+    book = ProfileBook()
+    book.learn({(REGION, ORG_B): "client-b"})
+    made: list[str] = []
+
+    def make(profile: str) -> _Named:
+        made.append(profile)
+        return _Named(profile)
+
+    router = ProfileRouter(_Named("default"), book, make)  # type: ignore[arg-type]
+    assert router.list_jobs(REGION, ORG_A) == ["default"]
+    assert router.list_jobs(REGION, ORG_B) == ["client-b"]
+    assert router.list_jobs(REGION, ORG_B) == ["client-b"]
+    assert made == ["client-b"]  # made once, on first use
+    keys = [JobKey(REGION, ORG_B, "x"), JobKey(REGION, ORG_A, "y")]
+    groups = router.split_by_profile(keys)
+    assert [(label, ks) for label, _, ks in groups] == [
+        ("default", [keys[1]]),
+        ("client-b", [keys[0]]),
+    ]
+    assert router.account_label(REGION, ORG_B) == "client-b"  # until STS has said
+    assert router.learn_accounts(keys)
+    assert router.account_label(REGION, ORG_B) == "111111111118"
+    assert router.account_label(REGION, ORG_A) == "default"
+    assert router.target == "profiles client-b, default"
+
+
+def test_account_ids_and_the_profile_filter_words() -> None:
+    assert account_of_arn("arn:aws:sts::123456789012:assumed-role/r/s") == "123456789012"
+    assert account_of_arn("arn:aws:iam::not-an-id:user/x") is None
+    assert account_of_arn(None) is None
+    assert profile_filter(["profile:client-a", "alice", "profile:"]) == (
+        ["client-a"],
+        ["alice", "profile:"],
+    )
+
+
+def _watch_both(accounts: TwoAccounts) -> None:
+    for account in (accounts.a, accounts.b):
+        ids = [key.job_id for key in account.job_keys()]
+        assert main(["add", "--profile", account.profile, account.organization_id, *ids]) == 0
+
+
+def test_add_with_a_profile_and_one_status_reads_both_accounts(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _watch_both(two_accounts)
+    capsys.readouterr()
+    saved = json.loads(watchlist_path(load_settings({}).config_dir).read_text())
+    assert {item["profile"] for item in saved["jobs"]} == {"client-a", "client-b"}
+
+    assert main(["status", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    by_id = {job["JobId"]: job for job in out["jobs"]}
+    for account in (two_accounts.a, two_accounts.b):
+        for key in account.job_keys():
+            record = by_id[key.job_id]
+            assert record["State"] in ("RUNNING", "COMPLETED")
+            assert record["Profile"] == account.profile
+    assert out["errors"] == []
+    # Each account was asked about its own jobs only.
+    assert two_accounts.a.server.state.counters_snapshot().total() >= 1
+    assert two_accounts.b.server.state.counters_snapshot().total() >= 1
+
+    assert main(["status"]) == 0
+    table = capsys.readouterr().out
+    assert f"{two_accounts.a.organization_id} ({REGION}) · profile client-a" in table
+    assert f"{two_accounts.b.organization_id} ({REGION}) · profile client-b" in table
+
+
+def test_one_profiles_expired_credentials_leave_the_other_working(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _watch_both(two_accounts)
+    two_accounts.expire(two_accounts.b)
+    capsys.readouterr()
+    code = main(["status", "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 253  # a configuration problem, as the AWS CLI says it
+    by_id = {job["JobId"]: job for job in out["jobs"]}
+    for key in two_accounts.a.job_keys():
+        assert by_id[key.job_id]["fresh"] is True
+        assert by_id[key.job_id]["error"] is None
+    running_b = [
+        key for key in two_accounts.b.job_keys() if by_id[key.job_id]["State"] != "COMPLETED"
+    ]
+    for key in two_accounts.b.job_keys():
+        assert by_id[key.job_id]["fresh"] is False
+    # The profile's error is said once, for the profile.
+    assert [e["scope"] for e in out["errors"]] == ["profile"]
+    assert out["errors"][0]["profile"] == "client-b"
+    assert "profile client-b:" in captured.err
+    assert running_b == list(two_accounts.b.job_keys())  # never read: no state known yet
