@@ -200,3 +200,49 @@ def test_one_profiles_expired_credentials_leave_the_other_working(
     assert out["errors"][0]["profile"] == "client-b"
     assert "profile client-b:" in captured.err
     assert running_b == list(two_accounts.b.job_keys())  # never read: no state known yet
+
+
+ROLE = "arn:aws:iam::123456789012:role/WorkMailExport"
+KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def test_start_cancel_and_report_act_with_the_organizations_profile(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _watch_both(two_accounts)
+    capsys.readouterr()
+    b = two_accounts.b
+    before = len(b.server.state.jobs(b.organization_id))
+    start = ["start", b.organization_id, "dave", "--bucket", "bucket", "--prefix", "p"]
+    assert main([*start, "--role-arn", ROLE, "--kms-key-arn", KMS]) == 0
+    job_id = capsys.readouterr().out.strip()
+    # Started in b's account, with b's keys; nothing started in a's.
+    assert len(b.server.state.jobs(b.organization_id)) == before + 1
+    assert job_id in {job.job_id for job in b.server.state.jobs(b.organization_id)}
+    assert len(two_accounts.a.server.state.jobs(two_accounts.a.organization_id)) == 2
+    # The new job joins the watch list and stays with b's profile.
+    watchlist = WatchList(watchlist_path(load_settings({}).config_dir))
+    assert JobKey(REGION, b.organization_id, job_id) in watchlist.load()
+    assert watchlist.owners()[(REGION, b.organization_id)] == "client-b"
+
+    assert main(["cancel", "--yes", b.organization_id, job_id]) == 0
+    assert f"cancelled: {REGION}/{b.organization_id}/{job_id}" in capsys.readouterr().out
+
+    assert main(["report", b.organization_id, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["Profile"] for row in rows} == {"client-b"}
+    assert job_id in {row["JobId"] for row in rows}
+    assert list(rows[0])[-2:] == ["Profile", "Account"]
+
+
+def test_without_a_profile_nothing_reaches_either_account(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Old watch lists (no profile) keep using the default chain: here it has no keys."""
+    key = two_accounts.a.job_keys()[0]
+    assert main(["add", key.organization_id, key.job_id, "--region", REGION]) == 0
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 253
+    out = json.loads(capsys.readouterr().out)
+    assert [e["scope"] for e in out["errors"]] == ["all"]
+    assert out["jobs"][0]["Profile"] is None

@@ -76,6 +76,8 @@ def test_rows_from_jobs_with_names_times_and_uris() -> None:
         "ETag": None,
         "Verification": None,
         "CheckedAt": None,
+        "Profile": None,
+        "Account": None,
     }
     assert rows[0]["EndTime"] is None
     assert rows[1]["ErrorInfo"] == "Access Denied"

@@ -19,6 +19,7 @@ from wmtui.core.models import (
     validate_region,
 )
 from wmtui.core.settings import Settings
+from wmtui.core.watchlist import WatchListError
 from wmtui.factory import Backend
 
 
@@ -52,9 +53,25 @@ def check_endpoint_url(url: str) -> None:
         raise ValidationError("endpoint URL", url, "must be an http:// or https:// URL with a host")
 
 
-def resolve_region(backend: Backend) -> str:
-    """--region, else AWS_REGION/the profile's region; validated (any region for an endpoint)."""
+def _watched_region(backend: Backend, organization_id: str) -> str | None:
+    """The region the watch list has the organization in (an organization lives in one), or
+    else its profile's region; reading the list also tells the router the profiles."""
+    try:
+        watched = backend.watchlist.load()
+    except WatchListError:
+        return None  # the commands that need the list say so themselves
+    for key in watched:
+        if key.organization_id == organization_id:
+            return key.region
+    return None
+
+
+def resolve_region(backend: Backend, organization_id: str | None = None) -> str:
+    """--region, else the region the watch list has `organization_id` in, else AWS_REGION or
+    the profile's region; validated (any region for an endpoint)."""
     region = backend.settings.region
+    if not region and organization_id:
+        region = _watched_region(backend, organization_id)
     if not region:
         # Boto3ExportService reads the profile's region without calling anything.
         region = getattr(backend.service, "default_region", None)
@@ -85,7 +102,7 @@ def keys_from_args(backend: Backend, organization_id: str, job_ids: Iterable[str
         for extra in problems[:-1]:
             note(error_line(str(extra)))
         raise problems[-1]
-    region = resolve_region(backend)
+    region = resolve_region(backend, organization)
     return list(dict.fromkeys(JobKey(region, organization, job_id) for job_id in ids))
 
 

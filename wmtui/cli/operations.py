@@ -54,9 +54,12 @@ def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
     refuse_if_read_only(backend.settings, "start exports")
     organization = validate_organization_id(args.organization_id)
     request = _start_request(args)
-    region = resolve_region(backend)
+    region = resolve_region(backend, organization)
     # A broken watch list stops us before a job starts that we could not then watch.
     backend.watchlist.load()
+    # `--profile P` for an organization no entry names a profile for: its jobs belong to P.
+    named = getattr(args, "profile", None)
+    profile = named if named and backend.profiles.owner(region, organization) is None else None
     try:
         key = backend.service.start_job(region, organization, request)
     except ServiceError as exc:
@@ -70,7 +73,7 @@ def cmd_start(args: argparse.Namespace, backend: Backend) -> int:
         raise
     say(key.job_id)
     try:
-        backend.watchlist.add([key])
+        backend.watchlist.add([key], profile=profile)
     except WatchListError as exc:
         raise CliError(
             f"job {key.job_id} started, but it could not be added to the watch list: {exc}",
@@ -125,10 +128,9 @@ def _confirm(question: str) -> bool:
 
 def cmd_cancel(args: argparse.Namespace, backend: Backend) -> int:
     refuse_if_read_only(backend.settings, "cancel exports")
-    region = resolve_region(backend)
-    key = JobKey(
-        region, validate_organization_id(args.organization_id), validate_job_id(args.job_id)
-    )
+    organization = validate_organization_id(args.organization_id)
+    region = resolve_region(backend, organization)
+    key = JobKey(region, organization, validate_job_id(args.job_id))
     # Read first: cancelling a cancelled job succeeds without a word from the service, and
     # a person should hear that it was already so (and why a finished one cannot be).
     job = backend.service.describe_job(key)
@@ -160,10 +162,9 @@ def cmd_cancel(args: argparse.Namespace, backend: Backend) -> int:
 
 
 def cmd_presign(args: argparse.Namespace, backend: Backend) -> int:
-    region = resolve_region(backend)
-    key = JobKey(
-        region, validate_organization_id(args.organization_id), validate_job_id(args.job_id)
-    )
+    organization = validate_organization_id(args.organization_id)
+    region = resolve_region(backend, organization)
+    key = JobKey(region, organization, validate_job_id(args.job_id))
     expires = args.expires if args.expires is not None else backend.settings.presign_expiry
     if not 1 <= expires <= MAX_PRESIGN_EXPIRY:
         raise ValidationError(

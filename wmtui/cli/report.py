@@ -85,12 +85,23 @@ def _read_jobs_for_report(
     return fresh
 
 
+def _owner(
+    backend: Backend, region: str, organization: str, *, ask: bool
+) -> tuple[str | None, str | None]:
+    """The organization's profile (None: the default chain) and account ID (STS, when `ask`)."""
+    router = backend.router
+    if router is None:
+        return None, None
+    profile = router.profile_of(region, organization)
+    return profile, router.learn_account(profile) if ask else None
+
+
 def cmd_report(args: argparse.Namespace, backend: Backend) -> int:
     from wmtui.core.export import MailboxStatus
     from wmtui.core.report import build_report, write_report
 
-    region = resolve_region(backend)
     organization = validate_organization_id(args.organization_id)
+    region = resolve_region(backend, organization)
     snapshots = _organization_exports(backend.settings.data_dir, region, organization)
     try:
         watched = [
@@ -136,6 +147,9 @@ def cmd_report(args: argparse.Namespace, backend: Backend) -> int:
     else:
         warn_names_problem(backend)
     rows = build_report([*snapshots, *cached, *fresh.values()], backend.names)
+    profile, account = _owner(backend, region, organization, ask=error is None)
+    for row in rows:
+        row["Profile"], row["Account"] = profile, account
 
     fmt: ReportFormat = "json" if args.format == "json" else "csv"
     if args.output and args.output != "-":

@@ -6,6 +6,7 @@ Subcommands never import textual: `wmtui status` from cron stays light.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -181,6 +182,8 @@ def _run(argv: list[str]) -> int:
         if command is None:
             return _run_tui(backend)
         run = command_function(command)
+        if command not in _READS_THE_WATCH_LIST_ITSELF:
+            _learn_profiles(backend)
         try:
             return run(args, backend)
         finally:
@@ -188,6 +191,17 @@ def _run(argv: list[str]) -> int:
                 from wmtui.cli.log import warn_trail_problem
 
                 warn_trail_problem(backend)
+
+
+# Commands that read the watch list first anyway, or make no call for an organization.
+_READS_THE_WATCH_LIST_ITSELF = frozenset({"add", "remove", "list", "status", "log"})
+
+
+def _learn_profiles(backend: Backend) -> None:
+    """Read the watch list so each organization's calls go to its profile's account; a
+    broken list is said by the commands that need it, never here."""
+    with contextlib.suppress(WatchListError, OSError):
+        backend.watchlist.load()
 
 
 def main(argv: list[str] | None = None) -> int:

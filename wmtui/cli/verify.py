@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_OK, EXIT_SERVICE, CliError
-from wmtui.cli.jobs import learn_names, name_lookup, remember_jobs
+from wmtui.cli.jobs import learn_names, name_lookup, remember_jobs, several_profiles
 from wmtui.cli.notifications import tell_verifications
 from wmtui.cli.output import PROG, error_line, json_dump, note, plain, say, table_lines
 from wmtui.core.display import compact_timestamp, iso_timestamp, mailbox_name
@@ -127,7 +127,9 @@ def mailbox_sizes(backend: Backend, jobs: Sequence[ExportJob]) -> dict[JobKey, f
     return sizes
 
 
-def _record(job: ExportJob, result: Verification) -> dict[str, Any]:
+def _record(job: ExportJob, result: Verification, backend: Backend) -> dict[str, Any]:
+    router = backend.router
+    profile = router.profile_of(*_org(job)) if router is not None else None
     return {
         "JobId": job.job_id,
         "OrganizationId": job.key.organization_id,
@@ -139,7 +141,13 @@ def _record(job: ExportJob, result: Verification) -> dict[str, Any]:
         "kms_key": result.kms_key,
         "checked_at": iso_timestamp(result.checked_at),
         "error": result.error,
+        # The AWS profile whose credentials checked it (null: the default chain).
+        "profile": profile,
     }
+
+
+def _org(job: ExportJob) -> tuple[str, str]:
+    return (job.key.region, job.key.organization_id)
 
 
 def exit_code_for(results: Mapping[JobKey, Verification]) -> int:
@@ -166,7 +174,7 @@ def cmd_verify(args: argparse.Namespace, backend: Backend) -> int:
     if problem:
         note(f"{PROG}: warning: {plain(problem)}")
     if args.json:
-        say(json_dump([_record(job, results[job.key]) for job in checked]))
+        say(json_dump([_record(job, results[job.key], backend) for job in checked]))
     else:
         _print_results(backend, checked, results)
     for key, error in read_errors.items():
@@ -200,6 +208,7 @@ def _print_results(
             wanted.setdefault((job.key.region, job.key.organization_id), []).append(job.entity_id)
     learn_names(backend, wanted)
     name_of = name_lookup(backend)
+    router = backend.router if several_profiles(backend, [job.key for job in checked]) else None
     rows = []
     for job in checked:
         result = results[job.key]
@@ -214,5 +223,10 @@ def _print_results(
                 plain(result.error or ""),
             ]
         )
-    for line in table_lines(["JOB", "MAILBOX", "RESULT", "SIZE", "CHECKED", "DETAIL"], rows):
+        if router is not None:
+            rows[-1].insert(-1, plain(router.label_of(*_org(job))))
+    header = ["JOB", "MAILBOX", "RESULT", "SIZE", "CHECKED", "DETAIL"]
+    if router is not None:
+        header.insert(-1, "PROFILE")  # several accounts: whose credentials checked it
+    for line in table_lines(header, rows):
         say(line)

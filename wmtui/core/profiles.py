@@ -172,22 +172,29 @@ class ProfileRouter:
             if profile in seen:
                 continue
             seen.add(profile)
-            label = self.label(profile)
             with self._lock:
-                if label in self._accounts:
+                if self.label(profile) in self._accounts:
                     continue
-            ask = getattr(self.service_for_profile(profile), "caller_arn", None)
-            arn: object = None
-            if callable(ask):
-                try:
-                    arn = ask()
-                except Exception:
-                    arn = None  # the profile's name stands in
-            account = account_of_arn(arn if isinstance(arn, str) else None)
-            with self._lock:
-                self._accounts[label] = account
-            learned = learned or account is not None
+            learned = self.learn_account(profile) is not None or learned
         return learned
+
+    def learn_account(self, profile: str | None) -> str | None:
+        """The profile's account ID (STS, asked once; None when it cannot be known)."""
+        label = self.label(profile)
+        with self._lock:
+            if label in self._accounts:
+                return self._accounts[label]
+        ask = getattr(self.service_for_profile(profile), "caller_arn", None)
+        arn: object = None
+        if callable(ask):
+            try:
+                arn = ask()
+            except Exception:
+                arn = None  # the profile's name stands in
+        account = account_of_arn(arn if isinstance(arn, str) else None)
+        with self._lock:
+            self._accounts[label] = account
+        return account
 
     # ---- the ExportService calls -------------------------------------------------------------
 

@@ -47,6 +47,9 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "ETag",
     "Verification",
     "CheckedAt",
+    # Who the organization belongs to (several accounts): the AWS profile, the account ID.
+    "Profile",
+    "Account",
 )
 ReportRow = dict[str, str | None]
 ReportFormat = Literal["csv", "json"]
