@@ -246,3 +246,52 @@ def test_without_a_profile_nothing_reaches_either_account(
     out = json.loads(capsys.readouterr().out)
     assert [e["scope"] for e in out["errors"]] == ["all"]
     assert out["jobs"][0]["Profile"] is None
+
+
+@pytest.fixture
+def moto_url() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def test_a_profiles_services_section_is_honoured_and_sts_names_its_account(
+    two_accounts: TwoAccounts, moto_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = two_accounts.a, two_accounts.b
+    # client-b reaches WorkMail and STS through its `services` section, as botocore reads it.
+    two_accounts.config_file.write_text(
+        f"[profile client-a]\nregion = {REGION}\nendpoint_url = {a.server.endpoint_url}\n\n"
+        f"[profile client-b]\nregion = {REGION}\nservices = b-endpoints\n\n"
+        f"[services b-endpoints]\nworkmail =\n  endpoint_url = {b.server.endpoint_url}\n"
+        f"sts =\n  endpoint_url = {moto_url}\n"
+    )
+    _watch_both(two_accounts)
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    table = capsys.readouterr().out
+    assert f"{b.organization_id} ({REGION}) · profile client-b, account 123456789012" in table
+    # client-a's STS is its emulator, which does not answer it: the profile's name stands in.
+    assert f"{a.organization_id} ({REGION}) · profile client-a\n" in table
+    assert main(["status", "--json"]) == 0
+    jobs = json.loads(capsys.readouterr().out)["jobs"]
+    accounts = {job["Profile"]: job["Account"] for job in jobs}
+    assert accounts == {"client-a": None, "client-b": "123456789012"}
+
+
+def test_endpoint_url_on_the_command_line_still_counts_for_every_profile(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _watch_both(two_accounts)
+    capsys.readouterr()
+    a = two_accounts.a
+    a.server.state.reset_counters()
+    two_accounts.b.server.state.reset_counters()
+    main(["status", "--json", "--endpoint-url", a.server.endpoint_url])
+    capsys.readouterr()
+    assert a.server.state.counters_snapshot().total() >= 2
+    assert two_accounts.b.server.state.counters_snapshot().total() == 0
