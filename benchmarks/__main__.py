@@ -27,7 +27,7 @@ from benchmarks.common import (
     yes_no,
 )
 
-ITEMS = (1, 2, 3, 4, 5, 6, 7, 8)
+ITEMS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 DEFAULT_OUTPUT = Path(__file__).with_name("RESULTS.md")
 
 
@@ -36,10 +36,10 @@ def _parse_items(text: str) -> list[int]:
         items = sorted({int(part) for part in text.split(",") if part.strip()})
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"items are numbers 1-8 separated by commas: {text!r}"
+            f"items are numbers 1-9 separated by commas: {text!r}"
         ) from None
     if not items or any(item not in ITEMS for item in items):
-        raise argparse.ArgumentTypeError(f"items are numbers 1-8 separated by commas: {text!r}")
+        raise argparse.ArgumentTypeError(f"items are numbers 1-9 separated by commas: {text!r}")
     return items
 
 
@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N[,N...]",
         help="which items to run: 1 API calls, 2 refresh time, 3 applying a refresh to the "
         "screen, 4 start-up, 5 memory, 6 verifying 1,000 exports in S3, 7 commands against one "
-        "AWS CLI call, 8 the mailboxes screen at 5,000 mailboxes (default: all)",
+        "AWS CLI call, 8 the mailboxes screen at 5,000 mailboxes, 9 bytes written to the "
+        "terminal (default: all)",
     )
     parser.add_argument(
         "--latency-ms",
@@ -131,6 +132,10 @@ def run_items(items: Sequence[int], options: Options) -> list[Section]:
         from benchmarks import mailboxes
 
         runners.append((8, "the mailboxes screen", mailboxes.run))
+    if 9 in items:
+        from benchmarks import bytes as terminal_bytes
+
+        runners.append((9, "bytes written to the terminal", terminal_bytes.run))
     for item, title, runner in runners:
         _log(f"item {item}: {title}")
         try:
