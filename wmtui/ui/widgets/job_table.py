@@ -30,14 +30,14 @@ from textual.strip import Strip
 from wmtui.ui.widgets.cells import same_look
 from wmtui.ui.widgets.row_lines import RowPainter
 from wmtui.ui.widgets.table_columns import (
-    COLUMN_INDEX,
     COLUMN_KEYS,
     COLUMNS,
     FULL_JOB_WIDTH,
-    HEADER,
     MAILBOX_RANGE,
     MIN_DESCRIPTION,
     SHORT_JOB_WIDTH,
+    STANDARD_COLUMNS,
+    ColumnSet,
     JobIdCell,
     RowCells,
     column_widths,
@@ -45,7 +45,6 @@ from wmtui.ui.widgets.table_columns import (
 
 __all__ = [
     "COLUMNS",
-    "COLUMN_INDEX",
     "COLUMN_KEYS",
     "FULL_JOB_WIDTH",
     "MAILBOX_RANGE",
@@ -186,6 +185,7 @@ class JobTable(ScrollView, can_focus=True):
         self._cached_look: tuple[Any, ...] | None = None
         self._scroll_pending = False
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
+        self._columns: ColumnSet = STANDARD_COLUMNS
         self._widths = column_widths(87)
         self._painter = RowPainter([self._widths[key] for key in COLUMN_KEYS])
 
@@ -220,7 +220,14 @@ class JobTable(ScrollView, can_focus=True):
 
     def get_cell(self, row_key: str, column_key: str) -> Text:
         """The cell of `row_key` in `column_key` (built first if stale); KeyError if not shown."""
-        return self._cells(row_key)[COLUMN_INDEX[column_key]]
+        return self._cells(row_key)[self._columns.index[column_key]]
+
+    def set_columns(self, columns: ColumnSet) -> None:
+        """Show these columns, every row built anew (the account column: several profiles)."""
+        if columns != self._columns:
+            self._columns, self._widths = columns, {}
+            self._shown.clear()
+            self.fit_columns()
 
     def _cells(self, key: str) -> RowCells:
         if key not in self._position:
@@ -337,7 +344,7 @@ class JobTable(ScrollView, can_focus=True):
         self._set_cells(
             [
                 (key, column, new)
-                for column, before, new in zip(COLUMN_KEYS, old, cells, strict=True)
+                for column, before, new in zip(self._columns.keys, old, cells, strict=True)
                 if not same_look(before, new)
             ]
         )
@@ -350,7 +357,7 @@ class JobTable(ScrollView, can_focus=True):
             if cells is None:
                 continue
             updated = list(cells)
-            updated[COLUMN_INDEX[column]] = value
+            updated[self._columns.index[column]] = value
             shown[row] = tuple(updated)
         for row in {row for row, _, _ in changes}:
             self._new_generation(row)
@@ -494,11 +501,11 @@ class JobTable(ScrollView, can_focus=True):
         width = self.size.width - self.styles.scrollbar_size_vertical
         if width <= 0:
             return
-        widths = column_widths(width)
+        widths = self._columns.widths(width)
         if widths == self._widths:
             return
         self._widths = widths
-        self._painter.widths = tuple(widths[key] for key in COLUMN_KEYS)
+        self._painter.widths = tuple(widths[key] for key in self._columns.keys)
         _empty(self._line_cache)
         self._update_virtual_size()
         self.refresh()
@@ -563,7 +570,7 @@ class JobTable(ScrollView, can_focus=True):
             if hover:
                 component += self.get_component_rich_style("job-table--hover")
                 component += self.get_component_rich_style("job-table--header-hover")
-            strip = self._line(HEADER, (header, component, base_style), width)
+            strip = self._line(self._columns.header, (header, component, base_style), width)
             self._line_cache[key] = strip
         return strip
 

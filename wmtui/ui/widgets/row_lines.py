@@ -18,7 +18,8 @@ from rich.text import Text
 from textual.cache import LRUCache
 from textual.strip import Strip
 
-from wmtui.ui.widgets.table_columns import CELL_PADDING, COLUMNS
+from wmtui.ui.widgets.table_columns import ALL_COLUMNS as COLUMNS
+from wmtui.ui.widgets.table_columns import CELL_PADDING
 
 # Rendered cell texts by content and width, and the same styled for a row (with or without
 # the cursor or the mouse).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
@@ -52,6 +53,40 @@ RowCells = tuple[Text, ...]
 
 # The header's labels: a column's label is the text a user reads, never markup.
 HEADER: RowCells = tuple(Text(label) for _, label, _ in COLUMNS)
+
+
+# Shown first when the watched jobs belong to several AWS profiles: the account ID (12
+# digits), or the profile's name until STS has said it.
+ACCOUNT_COLUMN: tuple[str, str, int] = ("account", "Account", 12)
+# Every column a table can show, in the order they can appear.
+ALL_COLUMNS: tuple[tuple[str, str, int | None], ...] = (ACCOUNT_COLUMN, *COLUMNS)
+
+
+@dataclass(frozen=True)
+class ColumnSet:
+    """The columns a table shows: the usual ones, or those and the account first."""
+
+    keys: tuple[str, ...]
+    header: RowCells
+    accounts: bool = False
+    index: dict[str, int] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", {key: n for n, key in enumerate(self.keys)})
+
+    def widths(self, width: int) -> dict[str, int]:
+        """Each column's width for a table `width` cells wide (see `column_widths`)."""
+        if not self.accounts:
+            return column_widths(width)
+        account = ACCOUNT_COLUMN[2]
+        rest = column_widths(width - account - 2 * CELL_PADDING)
+        return {"account": account, **rest}
+
+
+STANDARD_COLUMNS = ColumnSet(COLUMN_KEYS, HEADER)
+ACCOUNT_COLUMNS = ColumnSet(
+    (ACCOUNT_COLUMN[0], *COLUMN_KEYS), (Text(ACCOUNT_COLUMN[1]), *HEADER), accounts=True
+)
 
 
 class JobIdCell(Text):
