@@ -12,19 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from wmtui.core.export import ExportSnapshot, ExportStateError, MailboxStatus, find_exports
-from wmtui.core.export.state import ExportLock
+from wmtui.core.export import ExportSnapshot, MailboxStatus, find_exports
+from wmtui.core.export.state import lock_holder
 
 
 def is_running(state_path: Path) -> bool:
-    """Whether a process holds the export's lock right now."""
-    lock = ExportLock(state_path)
-    try:
-        lock.take()
-    except ExportStateError:
-        return True
-    lock.release()
-    return False
+    """Whether a process holds the export's lock right now (asked without taking it, so an
+    export-org starting this moment is not turned away)."""
+    return lock_holder(state_path).held
 
 
 @dataclass(frozen=True)

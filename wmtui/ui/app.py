@@ -28,6 +28,7 @@ from wmtui.core.settings import Settings, load_ui_state, save_ui_state
 from wmtui.core.watchlist import WatchList
 from wmtui.ui.keys import QUIT_BINDINGS, READ_ONLY_BINDINGS
 from wmtui.ui.messages import ExportJobsStarted
+from wmtui.ui.org_export_runs import ExportRunChanged, OrgExportRuns
 from wmtui.ui.safe_text import sanitize
 from wmtui.ui.screens.export_org import ExportProgressScreen, ExportWait, wait_or_stop
 from wmtui.ui.screens.jobs import JobsContext, JobsScreen
@@ -70,6 +71,8 @@ class WmtuiApp(App[None]):
         self.export_wait: ExportWait = wait_or_stop
         self.export_poll_interval = 15.0
         self.export_min_interval = 2.0
+        # Organization exports run in the app's background, whatever screen is shown.
+        self.export_runs = OrgExportRuns(self, clock)
         # The collector's thresholds before the app tuned it (see `settle_heap`).
         self._gc_thresholds: tuple[int, int, int] | None = None
         names = names or NameDirectory(locations.names_cache_path(settings.cache_dir), clock=clock)
@@ -259,6 +262,9 @@ class WmtuiApp(App[None]):
 
     # ---- messages for the jobs screen from other screens' workers ------------------------------
 
+    def on_export_run_changed(self, message: ExportRunChanged) -> None:
+        self.export_runs.changed(message)
+
     def on_export_jobs_started(self, message: ExportJobsStarted) -> None:
         screen = self._jobs_screen
         if screen is not None and screen.widgets_alive():
@@ -271,4 +277,6 @@ class WmtuiApp(App[None]):
         if self._jobs_screen is None:
             return
         for title, help_text, callback in self._jobs_screen.system_commands():
+            yield SystemCommand(title, help_text, callback)
+        for title, help_text, callback in self._jobs_screen.export_flow.system_commands():
             yield SystemCommand(title, help_text, callback)

@@ -51,6 +51,9 @@ per free slot; DescribeMailboxExportJob only for a FAILED job's ErrorInfo.
 The state lives in `<data dir>/exports/<export_id>.json` (0600, folder 0700); the export id is
 derived from (region, organization, bucket, prefix), so the same command finds the same file.
 `read_export_state` and `find_exports` read it without taking the lock (for `wmtui report`).
+The lock file holds its holder's pid; `lock_holder` asks it who runs an export without getting
+in its way, and `ExportFollower` reads the state file of an export another process runs each
+time it changes (the app shows such an export read-only).
 
 The package: `spec` (ExportSpec, selectors, export ids and client tokens), `state` (the record
 format, reading the state file, its lock and its writer), `progress` (ExportProgress, the ETA, a
@@ -60,6 +63,7 @@ and `engine` (OrgExport: the round itself).
 """
 
 from wmtui.core.export.engine import OrgExport
+from wmtui.core.export.follow import ExportFollower, FollowedRead
 from wmtui.core.export.planning import NOT_SELECTED, RECENT_EXPORT_WINDOW, START_MATCH_SKEW
 from wmtui.core.export.progress import ExportProgress, round_events
 from wmtui.core.export.spec import (
@@ -71,12 +75,15 @@ from wmtui.core.export.spec import (
 )
 from wmtui.core.export.state import (
     FORMAT_VERSION,
+    ExportLockedError,
     ExportSnapshot,
     ExportStateError,
+    LockHolder,
     MailboxRecord,
     MailboxStatus,
     export_state_path,
     find_exports,
+    lock_holder,
     read_export_state,
 )
 
@@ -86,10 +93,14 @@ __all__ = [
     "RECENT_EXPORT_WINDOW",
     "SERVICE_MAX_RUNNING",
     "START_MATCH_SKEW",
+    "ExportFollower",
+    "ExportLockedError",
     "ExportProgress",
     "ExportSnapshot",
     "ExportSpec",
     "ExportStateError",
+    "FollowedRead",
+    "LockHolder",
     "MailboxRecord",
     "MailboxStatus",
     "OrgExport",
@@ -97,6 +108,7 @@ __all__ = [
     "export_id_for",
     "export_state_path",
     "find_exports",
+    "lock_holder",
     "read_export_state",
     "read_selector_file",
     "round_events",

@@ -13,6 +13,7 @@ import errno
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -295,8 +296,63 @@ def find_exports(
     return found
 
 
+# A lock asked for while a reader probes it (the app's list, the status line) is asked again
+# this many times, this far apart: a probe holds it for a moment only.
+LOCK_TRIES = 6
+LOCK_RETRY_SECONDS = 0.05
+
+
+class ExportLockedError(ExportStateError):
+    """Another process runs this export right now (it holds the lock)."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Whether a process holds an export's lock now, and its pid when it wrote one."""
+
+    held: bool
+    pid: int | None = None
+
+    @property
+    def here(self) -> bool:
+        """Held by this very process (the app's own background run)."""
+        return self.held and self.pid == os.getpid()
+
+
+def lock_path_of(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ".lock")
+
+
+def lock_holder(state_path: Path) -> LockHolder:
+    """Ask the lock file whether a process runs the export, without getting in its way: a
+    shared lock for a moment (never the exclusive one, and nothing written)."""
+    try:
+        fd = os.open(lock_path_of(state_path), os.O_RDONLY)
+    except OSError:
+        return LockHolder(False)  # no lock file: nobody ever ran it, or its folder is gone
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return LockHolder(False)
+            return LockHolder(True, _pid_in(os.pread(fd, 32, 0)))
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return LockHolder(False)
+    except OSError:
+        return LockHolder(False)
+    finally:
+        os.close(fd)
+
+
+def _pid_in(data: bytes) -> int | None:
+    text = data.decode("ascii", "replace").strip()
+    return int(text) if text.isdigit() and 0 < int(text) < 2**31 else None
+
+
 class ExportLock:
-    """The lock file beside the state file: one process at a time runs an export."""
+    """The lock file beside the state file: one process at a time runs an export. The holder
+    writes its pid in it (and wipes it when it lets go), so a reader can say who runs it."""
 
     def __init__(self, state_path: Path) -> None:
         self.state_path = state_path
@@ -308,7 +364,7 @@ class ExportLock:
 
     def take(self) -> None:
         """Take it without waiting; ExportStateError if another process holds it."""
-        lock_path = self.state_path.with_name(self.state_path.name + ".lock")
+        lock_path = lock_path_of(self.state_path)
         try:
             ensure_private_dir(lock_path.parent)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -316,21 +372,36 @@ class ExportLock:
             raise ExportStateError(
                 lock_path, f"cannot be opened ({exc.strerror or exc})", "check the folder"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        for attempt in range(LOCK_TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                busy = exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+                if busy and attempt + 1 < LOCK_TRIES:
+                    time.sleep(LOCK_RETRY_SECONDS)
+                    continue
+                holder = _pid_in(os.pread(fd, 32, 0)) if busy else None
+                os.close(fd)
+                if busy:
+                    who = f" (pid {holder})" if holder is not None else ""
+                    raise ExportLockedError(
+                        self.state_path,
+                        f"another wmtui{who} is running this export right now",
+                        "let it finish, or stop it and run the command again",
+                    ) from None
                 raise ExportStateError(
-                    self.state_path,
-                    "another wmtui is running this export right now",
-                    "let it finish, or stop it and run the command again",
+                    lock_path, f"cannot be locked ({exc.strerror or exc})"
                 ) from None
-            raise ExportStateError(lock_path, f"cannot be locked ({exc.strerror or exc})") from None
+        with contextlib.suppress(OSError):  # who holds it is a courtesy to readers
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None

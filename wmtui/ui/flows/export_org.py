@@ -1,14 +1,16 @@
-"""E: export every mailbox of an organization — the form, a confirmation, the progress view.
+"""E: export every mailbox of an organization — the form, a confirmation, the progress view;
+O: the organization exports, each opening its view.
 
-The export itself runs in the progress screen's worker (resumable from its state file); the
-jobs it starts join the watch list, and their endings are told as one summary per refresh.
+The export runs in the app's background (`wmtui.ui.org_export_runs`, resumable from its state
+file) until it ends or is stopped on purpose; its view only shows it. An export of the same
+destination that another process runs (`wmtui export-org`) is shown read-only instead of being
+refused. The jobs either starts join the watch list; their endings are told as one summary per
+refresh.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -16,16 +18,27 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 
 from wmtui.core.destinations import Destination, remember_destination
-from wmtui.core.export import ExportSpec, ExportStateError, export_state_path, read_export_state
+from wmtui.core.export import (
+    ExportSpec,
+    ExportStateError,
+    export_state_path,
+    lock_holder,
+    read_export_state,
+)
+from wmtui.core.export_list import ExportSummary, export_summaries
 from wmtui.core.models import JobKey
 from wmtui.core.preflight import PreflightTarget
+from wmtui.ui.flows.mailboxes import MailboxesFlow
 from wmtui.ui.flows.preflight import PreflightFlow
 from wmtui.ui.flows.start import destination_for, mailbox_count, where_to_start
 from wmtui.ui.messages import ExportJobsStarted
 from wmtui.ui.notifications import export_finished_notifier
-from wmtui.ui.safe_text import safe_text
+from wmtui.ui.org_export_runs import QUIT_WAIT, ExportRun, ExportSource, OrgExportRuns
+from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
-from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
+from wmtui.ui.screens.export_org import ExportFormScreen
+from wmtui.ui.screens.export_progress import ExportProgressScreen, ask_to_stop
+from wmtui.ui.screens.org_exports import OrgExportsScreen
 
 if TYPE_CHECKING:
     from wmtui.ui.app import WmtuiApp
@@ -35,11 +48,23 @@ if TYPE_CHECKING:
 class ExportOrgFlow:
     def __init__(self, screen: JobsScreen) -> None:
         self.screen = screen
-        self._stops: set[threading.Event] = set()
-        # Each state file's last run's "let go" event: a new run waits for the old to end.
-        self._runs: dict[Path, threading.Event] = {}
+        # The app's exports, once asked for on the UI thread (stop_all may come from another).
+        self._runs: OrgExportRuns | None = None
         # Jobs an organization export started this session: their endings are summarised.
         self.started_keys: set[JobKey] = set()
+
+    @property
+    def runs(self) -> OrgExportRuns:
+        if self._runs is None:
+            self._runs = cast("WmtuiApp", self.screen.app).export_runs
+            self._runs.on_counts_changed = self._counts_changed
+        return self._runs
+
+    def _counts_changed(self) -> None:
+        """An export's done/total moved, or it started or ended: the status line reads the
+        saved exports again now rather than at its next look."""
+        if self.screen.widgets_alive():
+            MailboxesFlow.of(self.screen).read_exports()
 
     def open(self, initial: ExportSpec | None = None) -> None:
         screen = self.screen
@@ -65,6 +90,11 @@ class ExportOrgFlow:
 
     def _planned(self, spec: ExportSpec | None) -> None:
         if spec is None:
+            return
+        path = self.state_path(spec)
+        if self.runs.live_run(path) is not None or self._run_elsewhere(path):
+            # Running already, here or in another process: nothing to start, its view shows it.
+            self.run(spec)
             return
         target = PreflightTarget(
             spec.region,
@@ -138,29 +168,107 @@ class ExportOrgFlow:
         self.run(spec)
 
     def run(self, spec: ExportSpec) -> ExportProgressScreen:
-        """Show the export's progress view and run it (resuming from its state file)."""
+        """Show the export's view: the run going on here, the one another process runs
+        (read-only), or a new run in the app's background (resuming from its state file)."""
+        source = self._source_for(spec, self.state_path(spec))
+        return self.show(source)
+
+    def show(self, source: ExportSource) -> ExportProgressScreen:
+        view = ExportProgressScreen(source, palette=self.screen.palette)
+        self.screen.app.push_screen(view)
+        return view
+
+    def _run_elsewhere(self, path: Path) -> bool:
+        """Another process holds the export's lock (not a run of ours letting go of it)."""
+        return path not in self.runs.runs and lock_holder(path).held
+
+    def _source_for(self, spec: ExportSpec, path: Path) -> ExportSource:
+        runs = self.runs
+        live = runs.live_run(path)
+        if live is not None:
+            return live
+        if self._run_elsewhere(path):
+            return runs.follow(spec, path)
         screen = self.screen
         app = cast("WmtuiApp", screen.app)
-        path = self.state_path(spec)
-        stop = threading.Event()
-        self._stops.add(stop)
-        progress = ExportProgressScreen(
+        previous = runs.runs.get(path)
+        run = ExportRun(
             spec,
-            screen.service,
             path,
+            service=screen.service,
             clock=screen.clock,
             endpoint_url=screen.settings.endpoint_url,
             poll_interval=app.export_poll_interval,
             min_interval=app.export_min_interval,
             wait=app.export_wait,
-            stop=stop,
-            previous_run=self._runs.get(path),
-            palette=screen.palette,
+            # A run of ours stopped a moment ago may still hold the lock: wait for it.
+            previous_run=previous.done if previous is not None else None,
             on_finished=export_finished_notifier(app, screen.service, screen.settings),
         )
-        self._runs[path] = progress.done
-        app.push_screen(progress, lambda _: self._stops.discard(stop))
-        return progress
+        return runs.start(run)
+
+    # ---- O: the organization exports -----------------------------------------------------------
+
+    def open_list(self) -> None:
+        data_dir = self.screen.settings.data_dir
+        self.screen.app.push_screen(
+            OrgExportsScreen(
+                lambda: export_summaries(data_dir),
+                where_run=self._where_run,
+                open_export=self._open_summary,
+                stop_export=self._stop_summary,
+            )
+        )
+
+    def _where_run(self, summary: ExportSummary) -> str | None:
+        """From the list's worker too: "here", "pid N" (another process), or None."""
+        path = summary.snapshot.path
+        run = self.runs.runs.get(path)
+        if run is not None and run.running:
+            return "here"
+        holder = lock_holder(path)
+        if not holder.held:
+            return None
+        return f"pid {holder.pid}" if holder.pid is not None else "pid not known"
+
+    def _open_summary(self, summary: ExportSummary) -> None:
+        path = summary.snapshot.path
+        run = self.runs.runs.get(path)
+        if run is not None and (run.running or not lock_holder(path).held):
+            self.show(run)  # ours, running or ended here: its log too
+        else:
+            self.show(self.runs.follow(summary.snapshot.spec, path))
+
+    def system_commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        """The palette: each organization export this session knows, opening its view."""
+        runs = self.runs
+        seen: set[Path] = set()
+        for source in runs.sources():
+            seen.add(source.state_path)
+            state = (
+                "running here"
+                if source.running and not source.read_only
+                else ("running elsewhere" if source.running else "not running")
+            )
+            yield (
+                f"Organization export: {sanitize(source.words())} ({state})",
+                "Open its progress view",
+                partial(self.show, source),
+            )
+        for summary in MailboxesFlow.of(self.screen).exports:
+            if summary.snapshot.path in seen:
+                continue
+            state = "running elsewhere" if summary.running else summary.state
+            yield (
+                f"Organization export: {sanitize(summary.line())} ({state})",
+                "Open its progress view (read from its state file)",
+                partial(self._open_summary, summary),
+            )
+
+    def _stop_summary(self, summary: ExportSummary) -> None:
+        run = self.runs.live_run(summary.snapshot.path)
+        if run is not None:
+            ask_to_stop(self.screen.app, run)
 
     def jobs_started(self, message: ExportJobsStarted) -> None:
         """The export started jobs: watch them (quietly; the export's view tells of them)."""
@@ -173,12 +281,14 @@ class ExportOrgFlow:
             records = [record for record in message.records if record.key in wanted]
             screen.watch_jobs(fresh, records=records, announce=False)
 
-    def stop_all(self, wait: float = 0.0) -> None:
-        """Tell every export to stop; with `wait`, give their workers that many seconds to
-        let go of their locks (callable from any thread: the app's exit after a hang-up)."""
-        for stop in list(self._stops):
-            stop.set()
-        if wait > 0:
-            deadline = time.monotonic() + wait
-            for done in list(self._runs.values()):
-                done.wait(max(0.0, deadline - time.monotonic()))
+    def stop_all(self, wait: float = QUIT_WAIT) -> None:
+        """Tell every export this app runs to stop; give their workers up to `wait` seconds to
+        let go of their locks (callable from any thread: the app's exit after a hang-up). Each
+        resumes from its state file next time."""
+        if self._runs is not None:
+            self._runs.stop_all(wait)
+
+
+def open_org_exports(screen: JobsScreen) -> None:
+    """O and the palette's "Organization exports": every saved export, running ones first."""
+    screen.export_flow.open_list()

@@ -38,8 +38,8 @@ from wmtui.ui.cache_writer import CacheWriter
 from wmtui.ui.flows.cancel import CancelFlow
 from wmtui.ui.flows.copy import CopyFlow
 from wmtui.ui.flows.describe import DescribeOnSelect
-from wmtui.ui.flows.export_org import ExportOrgFlow
-from wmtui.ui.flows.mailboxes import MailboxesFlow, open_mailboxes, open_org_exports
+from wmtui.ui.flows.export_org import ExportOrgFlow, open_org_exports
+from wmtui.ui.flows.mailboxes import MailboxesFlow, open_mailboxes
 from wmtui.ui.flows.sorting import reverse_sort
 from wmtui.ui.flows.start import StartFlow
 from wmtui.ui.flows.verify import VerifyKeys
