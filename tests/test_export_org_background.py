@@ -17,6 +17,7 @@ from typing import Any
 from test_cli_e2e import Shell
 from test_ui_app import notices, static_text, watchlist_keys
 from test_ui_operations_emulator import SIZE, export_app, fill_destination, twenty
+from textual.app import SystemCommand
 from textual.pilot import Pilot
 from textual.widgets import Input, Log
 
@@ -25,6 +26,7 @@ from wmtui.core.models import JobKey
 from wmtui.emulator.demo import DEMO_BUCKET, DEMO_KMS_KEY_ARN, DEMO_REGION, DEMO_ROLE_ARN
 from wmtui.emulator.server import EmulatorServer
 from wmtui.emulator.state import EmulatorClock, EmulatorState
+from wmtui.ui.app import WmtuiApp
 from wmtui.ui.org_export_runs import ExportRun, FollowedExport
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
@@ -48,6 +50,21 @@ async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> 
         await pilot.pause()
         await asyncio.sleep(0)
     raise AssertionError(f"never happened: {what}")
+
+
+async def until_status(pilot: Pilot[Any], app: WmtuiApp, words: str) -> None:
+    """The status line is drawn again once a second: wait for one that says `words`."""
+    for _ in range(100):
+        if words in static_text(app.jobs_screen, "#status"):
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"the status line never said {words!r}")
+
+
+def palette_entry(app: WmtuiApp, words: str) -> SystemCommand:
+    """The command palette's entry whose title has `words`."""
+    [found] = [c for c in app.get_system_commands(app.screen) if words in c.title]
+    return found
 
 
 async def when_set(event: threading.Event, what: str) -> None:
@@ -98,6 +115,7 @@ async def test_the_export_keeps_starting_jobs_after_its_view_is_closed(
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ExportProgressScreen)
+        await until_status(pilot, app, f"exporting org {org}: 0/20")
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
@@ -132,6 +150,13 @@ async def test_the_export_keeps_starting_jobs_after_its_view_is_closed(
         assert isinstance(again, ExportProgressScreen) and again.source is run
         assert "20 done" in static_text(again, "#export-counts")
         assert "Export finished: 20 done" in log_lines(again)
+        # The command palette lists it too, and opens the same view.
+        await pilot.press("escape", "escape")
+        entry = palette_entry(app, f"Organization export: {org}")
+        assert "20/20 done" in entry.title and entry.title.endswith("(finished)")
+        entry.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, ExportProgressScreen) and app.screen.source is run
 
 
 async def test_only_x_stops_it_after_a_confirmation_and_quitting_lets_go_of_the_lock(
@@ -277,6 +302,8 @@ async def look_at_the_other_process(
         owner = static_text(view, "#export-owner")
         assert f"Run by another process (pid {process.pid})" in owner and "read-only" in owner
         assert "3 running" in static_text(view, "#export-counts")
+        entry = palette_entry(app, f"Organization export: {org}")
+        assert entry.title.endswith("(running elsewhere)")
         # Nothing to stop from here: x does nothing.
         await pilot.press("x")
         await pilot.pause()

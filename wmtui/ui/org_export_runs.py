@@ -172,6 +172,13 @@ class ExportSource:
         elif halted.problem is not None:
             self.log(f"stopped: {halted.problem}")
 
+    def state_word(self) -> str:
+        """running here, running elsewhere, finished or paused."""
+        if self.running:
+            return "running elsewhere" if self.read_only else "running here"
+        progress = self.last_progress
+        return "finished" if progress is not None and progress.finished else "paused"
+
     def words(self) -> str:
         """One line for lists and the palette: where it goes and where it stands."""
         spec = self.spec

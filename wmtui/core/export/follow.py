@@ -1,7 +1,7 @@
 """Following an export another process runs, from its state file: read-only, nothing locked.
 
 `wmtui export-org` (in cron, or another terminal) saves the state file after every step. A
-reader that re-reads it whenever its stamp (modification time and size) moves sees the export's
+reader that re-reads it whenever its stamp (inode, times and size) moves sees the export's
 progress as that process does: the counts, what changed since the last read, and the jobs it
 started (for the watch list). Whether a process still runs it is asked of its lock file.
 """
@@ -43,18 +43,20 @@ class ExportFollower:
     def __init__(self, state_path: Path, *, clock: Callable[[], datetime] = now_utc) -> None:
         self.state_path = state_path
         self._clock = clock
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, ...] | None = None
         self._known: dict[str, tuple[MailboxStatus, str | None, str | None]] = {}
         self._jobs_seen: set[JobKey] = set()
         self._meter = ProgressMeter()
         self._first = True
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, ...] | None:
         try:
             stat = os.stat(self.state_path)
         except OSError:
             return None
-        return stat.st_mtime_ns, stat.st_size
+        # Each save is a new file renamed into place: its inode and times move even when two
+        # saves come within the clock's tick and have the same size.
+        return stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size
 
     def read(self, *, force: bool = False) -> FollowedRead:
         """Who holds the lock, and (when the file changed, or `force`) where it stands.
@@ -83,6 +85,8 @@ class ExportFollower:
             next_event_in=None,
             jobs=(),
         )
-        events = round_events(self._known, records, progress, first=self._first)
+        events = round_events(
+            self._known, records, progress, first=self._first, head="Read from its state file"
+        )
         self._first = False
         return FollowedRead(holder, snapshot, progress, tuple(events), new_jobs)

@@ -155,10 +155,12 @@ def round_events(
     progress: ExportProgress,
     *,
     first: bool,
+    head: str | None = None,
 ) -> list[str]:
     """What happened in a round, for people: each mailbox's change since the last round.
 
-    `known` holds what the last round saw (updated here). The first round only summarises.
+    `known` holds what the last round saw (updated here). The first round only summarises,
+    under `head` ("Listed" or "Resumed" when not given).
     """
     events: list[str] = []
     started = {key.job_id for key in progress.started}
@@ -190,7 +192,8 @@ def round_events(
             events.append(f"{label}: {record.error}")
     if first:
         resumed = progress.done + progress.failed + progress.running
-        head = "Resumed" if resumed > len(started) else "Listed"
+        if head is None:
+            head = "Resumed" if resumed > len(started) else "Listed"
         events.insert(
             0,
             f"{head}: {progress.total} mailboxes, {progress.done} done, {progress.running}"

@@ -387,7 +387,7 @@ class ExportLock:
                     who = f" (pid {holder})" if holder is not None else ""
                     raise ExportLockedError(
                         self.state_path,
-                        f"another wmtui{who} is running this export right now",
+                        f"another wmtui is running this export right now{who}",
                         "let it finish, or stop it and run the command again",
                     ) from None
                 raise ExportStateError(

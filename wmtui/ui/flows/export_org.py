@@ -241,26 +241,25 @@ class ExportOrgFlow:
 
     def system_commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
         """The palette: each organization export this session knows, opening its view."""
-        runs = self.runs
         seen: set[Path] = set()
-        for source in runs.sources():
+        for source in self.runs.sources():
             seen.add(source.state_path)
-            state = (
-                "running here"
-                if source.running and not source.read_only
-                else ("running elsewhere" if source.running else "not running")
-            )
             yield (
-                f"Organization export: {sanitize(source.words())} ({state})",
+                f"Organization export: {sanitize(source.words())} ({source.state_word()})",
                 "Open its progress view",
                 partial(self.show, source),
             )
         for summary in MailboxesFlow.of(self.screen).exports:
             if summary.snapshot.path in seen:
                 continue
+            spec = summary.snapshot.spec
+            words = (
+                f"{spec.organization_id} ({spec.region}) → s3://{spec.bucket}/{spec.prefix},"
+                f" {summary.done}/{summary.total} done"
+            )
             state = "running elsewhere" if summary.running else summary.state
             yield (
-                f"Organization export: {sanitize(summary.line())} ({state})",
+                f"Organization export: {sanitize(words)} ({state})",
                 "Open its progress view (read from its state file)",
                 partial(self._open_summary, summary),
             )
