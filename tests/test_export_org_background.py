@@ -15,19 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from test_cli_e2e import Shell
-from test_ui_app import notices, static_text, watchlist_keys
+from test_ui_app import notices, settle, static_text, watchlist_keys
+from test_ui_fakes import ORG, REGION, FakeService, build_app, people, standard_jobs
 from test_ui_operations_emulator import SIZE, export_app, fill_destination, twenty
 from textual.app import SystemCommand
 from textual.pilot import Pilot
 from textual.widgets import Input, Log
 
 from wmtui.core.export import ExportSpec, export_state_path, lock_holder, read_export_state
+from wmtui.core.export.state import ExportLock
 from wmtui.core.models import JobKey
 from wmtui.emulator.demo import DEMO_BUCKET, DEMO_KMS_KEY_ARN, DEMO_REGION, DEMO_ROLE_ARN
 from wmtui.emulator.server import EmulatorServer
 from wmtui.emulator.state import EmulatorClock, EmulatorState
 from wmtui.ui.app import WmtuiApp
-from wmtui.ui.org_export_runs import ExportRun, FollowedExport
+from wmtui.ui.org_export_runs import ExportRun, FollowedExport, wait_or_stop
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
 from wmtui.ui.screens.help import HelpScreen
@@ -329,3 +331,36 @@ async def look_at_the_other_process(
         )
         assert "3 done" in static_text(again, "#export-counts")
         assert "completed" in log_lines(again)
+
+
+async def test_a_run_that_finds_the_lock_taken_shows_that_export_instead(tmp_path: Path) -> None:
+    """export-org took the lock between the app's look and its run: no refusal, the view
+    turns into the read-only one of that export."""
+    jobs = standard_jobs()
+    app = build_app(tmp_path, FakeService(jobs, mailboxes=people(8)), [job.key for job in jobs])
+    spec = ExportSpec(REGION, ORG, "wm-export", "org", DEMO_ROLE_ARN, DEMO_KMS_KEY_ARN)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.jobs_screen
+        path = export_state_path(screen.settings.data_dir, spec)
+        lock = ExportLock(path)
+        lock.take()  # as the other process would
+        try:
+            run = ExportRun(
+                spec,
+                path,
+                service=screen.service,
+                clock=screen.clock,
+                endpoint_url=None,
+                poll_interval=15.0,
+                min_interval=2.0,
+                wait=wait_or_stop,
+            )
+            view = screen.export_flow.show(app.export_runs.start(run))
+            await settle(app, pilot)
+            assert isinstance(view.source, FollowedExport)
+            assert "Run by another process" in static_text(view, "#export-owner")
+            assert not view.query_one("#export-problem").display
+            assert app.export_runs.live_run(path) is None
+        finally:
+            lock.release()
