@@ -334,6 +334,10 @@ def open_backend(
     # Each watched organization's calls go to its profile's service (the default chain's
     # when it names none, as before profiles were kept).
     service = ProfileRouter(audited, book, make, default_profile=settings.profile)
+    if demo is None and given_service is None:
+        from wmtui.aws.profiles import available_profiles
+
+        service.profile_lister = available_profiles
     if demo is not None and demo.service is audited:
         demo.service = service
     return Backend(

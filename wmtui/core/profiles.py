@@ -100,6 +100,9 @@ class ProfileRouter:
         self._services: dict[str, ExportService] = {}
         # Account IDs (STS) by profile label, asked once per session.
         self._accounts: dict[str, str | None] = {}
+        # The profiles in the AWS config files (the factory's; for the dialogs' pickers).
+        self.profile_lister: Callable[[], list[str]] | None = None
+        self._available: list[str] | None = None
 
     def __getattr__(self, name: str) -> Any:
         # default_region, endpoint_url, wrapped, caller_arn ...: the default service's.
@@ -151,6 +154,22 @@ class ProfileRouter:
         """The profiles these jobs belong to, as labels, sorted."""
         orgs = {(key.region, key.organization_id) for key in keys}
         return sorted({self.label_of(*org) for org in orgs})
+
+    def available_profiles(self) -> list[str]:
+        """The profiles to pick from: the AWS config files' and those the watch list names,
+        sorted (the files are read once; botocore loads on the first call)."""
+        with self._lock:
+            known = self._available
+        if known is None:
+            listed: list[str] = []
+            if self.profile_lister is not None:
+                try:
+                    listed = list(self.profile_lister())
+                except Exception:
+                    listed = []  # a broken config file: the calls say why
+            with self._lock:
+                known = self._available = listed
+        return sorted({*known, *self.book.profiles()})
 
     # ---- accounts ----------------------------------------------------------------------------
 

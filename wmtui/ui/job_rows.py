@@ -17,6 +17,7 @@ from rich.text import Text
 from wmtui.core.board import JobBoard
 from wmtui.core.display import mailbox_name
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
+from wmtui.core.profiles import ProfileRouter, profile_filter
 from wmtui.ui.widgets.cells import (
     DESCRIPTION_WIDTH,
     Palette,
@@ -28,7 +29,9 @@ from wmtui.ui.widgets.cells import (
     search_text,
     state_cell,
 )
+from wmtui.ui.widgets.detail import JobView
 from wmtui.ui.widgets.job_table import JobIdCell, RowCells
+from wmtui.ui.widgets.table_columns import ACCOUNT_COLUMNS, STANDARD_COLUMNS, ColumnSet
 from wmtui.ui.widgets.verification_cells import verification_cell
 
 NameKey = tuple[str, str, str]
@@ -87,6 +90,10 @@ class JobRows:
         self._by_row: dict[str, JobKey] = {}
         # The visible rows in order; None when a change may have reordered them.
         self._order: list[str] | None = None
+        # Which profile (account) each organization belongs to; None: one service for all.
+        self.profiles: ProfileRouter | None = None
+        # The account column shows first only when the jobs belong to several profiles.
+        self.columns: ColumnSet = STANDARD_COLUMNS
 
     # ---- keys ----------------------------------------------------------------------------------
 
@@ -99,6 +106,9 @@ class JobRows:
         for mapping in (self._search, self._sort_keys):
             for stale in [key for key in mapping if key not in self._row_of]:
                 del mapping[stale]
+        router = self.profiles
+        several = router is not None and len(router.labels_in(watched)) > 1
+        self.columns = ACCOUNT_COLUMNS if several else STANDARD_COLUMNS
 
     def key_of(self, row: str | None) -> JobKey | None:
         return self._by_row.get(row) if row is not None else None
@@ -144,7 +154,12 @@ class JobRows:
         job_id = key.job_id
         if not (job_id.isascii() and job_id.isprintable() and len(job_id) <= 64):
             job_id = cell_text(job_id, limit=64).plain
+        account: tuple[Text, ...] = ()
+        if self.columns.accounts and self.profiles is not None:
+            # A profile name comes from the user's AWS config file: through the sanitiser.
+            account = (cell_text(self.profiles.account_label(key.region, key.organization_id)),)
         return (
+            *account,
             JobIdCell(job_id, row_key),
             mailbox_label(job, self.mailbox_for(key, job)),
             state_cell(job, board.error_for(key, job), palette),
@@ -224,10 +239,39 @@ class JobRows:
         """The visible rows, in order (the same list object while the order holds)."""
         if self._order is None:
             keys: Iterable[JobKey] = self.board.watched
-            words = self.filter_text.casefold().split()
+            profiles, words = profile_filter(self.filter_text.casefold().split())
+            if profiles:
+                keys = [k for k in keys if self._in_profiles(k, profiles)]
             if words:
                 keys = [k for k in keys if all(word in self._search_text(k) for word in words)]
             row_of = self._row_of
             ordered = sorted(keys, key=self._cached_sort_key, reverse=self.reverse)
             self._order = [row_of[key] for key in ordered]
         return self._order
+
+    def _in_profiles(self, key: JobKey, wanted: list[str]) -> bool:
+        """`profile:NAME` in the filter: the job's profile or account is NAME (any case)."""
+        router = self.profiles
+        if router is None:
+            return any(name == "default" for name in wanted)
+        org = (key.region, key.organization_id)
+        names = {router.label_of(*org).casefold(), router.account_label(*org).casefold()}
+        return any(name in names for name in wanted)
+
+    # ---- the detail pane -----------------------------------------------------------------------
+
+    def view(self, key: JobKey | None) -> JobView | None:
+        """What the detail pane shows of `key` (None: nothing selected)."""
+        if key is None:
+            return None
+        board = self.board
+        job = board.jobs.get(key)
+        return JobView(
+            key=key,
+            job=job,
+            error=board.job_errors.get(key),
+            org_error=board.org_error_for(key),
+            mailbox=self.mailbox_for(key, job),
+            from_cache=key not in board.fresh,
+            offline=board.global_error is not None,
+        )

@@ -8,6 +8,7 @@ screen folds them in on the UI thread.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 
@@ -18,9 +19,11 @@ from textual.worker import get_current_worker
 from wmtui.core.board import JobBoard, OrgKey, wanted_names
 from wmtui.core.models import ExportJob, JobKey
 from wmtui.core.name_learning import NameLearner, NamesOutcome
+from wmtui.core.profiles import ProfileRouter
 from wmtui.core.refresh import RefreshPlanner, RefreshResult
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 from wmtui.ui.messages import NamesLearned, RefreshFinished
+from wmtui.ui.widgets.job_table import JobTable
 
 
 def names_message(
@@ -118,6 +121,7 @@ class RefreshLoop:
         self._host.post_message(RefreshFinished(result, force))
         if result.global_error is not None or result.cancelled:
             return  # nothing can be read now: names neither
+        self._learn_accounts(watched)
         # Then who the mailboxes are: after the states, so names never hold them up.
         wanted = wanted_names(watched, {**known, **result.jobs})
         outcome = self._learner.learn(
@@ -130,6 +134,22 @@ class RefreshLoop:
         if message is not None:
             # Even when cancelled: what it learned is marked as sent.
             self._host.post_message(message)
+
+    def _learn_accounts(self, watched: tuple[JobKey, ...]) -> None:
+        """Jobs of several profiles: who each account is (STS, once per profile), then the
+        rows are drawn again with the account IDs instead of the profiles' names."""
+        router = self._service
+        if not isinstance(router, ProfileRouter):
+            return
+        router.available_profiles()  # read the config files here, off the UI thread
+        if len(router.labels_in(watched)) > 1 and router.learn_accounts(watched):
+            with contextlib.suppress(Exception):  # the app is ending: nothing to draw on
+                self._host.app.call_from_thread(self._accounts_known)
+
+    def _accounts_known(self) -> None:
+        if self._host.is_mounted:
+            # Rows on screen are built again when painted; those whose cells differ redraw.
+            self._host.query_one(JobTable).invalidate()
 
     def failed(self, error: BaseException | None) -> RefreshResult:
         """A round that ended in a bug, as a result the screen can show."""

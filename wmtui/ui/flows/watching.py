@@ -16,6 +16,7 @@ from rich.text import Text
 
 from wmtui.core.cache import JobCache, file_stamp
 from wmtui.core.models import ExportJob, JobKey
+from wmtui.core.profiles import ProfileRouter
 from wmtui.core.watchlist import WatchList, WatchListError, outside_change
 from wmtui.ui import announce
 from wmtui.ui.safe_text import safe_text, sanitize
@@ -35,6 +36,10 @@ OUTSIDE_CHANGE_LOOK = 1.0
 class WatchingFlow:
     def __init__(self, screen: JobsScreen) -> None:
         self.screen = screen
+        # Several AWS profiles: the rows learn each organization's profile (and account).
+        router = screen.service
+        self.profiles = router if isinstance(router, ProfileRouter) else None
+        screen.rows.profiles = self.profiles
         # The file as this session last read or wrote it: another process's save changes it.
         self._stamp: tuple[int, int, int] | None = None
         self._looking = False
@@ -154,24 +159,40 @@ class WatchingFlow:
             return selected.region
         return self.screen.settings.region or DEFAULT_REGION
 
+    def _picker(self) -> tuple[list[str], str | None, str]:
+        """The dialogs' profile picker: the AWS config file's profiles (none: no picker, as
+        before), the selected job's profile preselected, and what the default chain is."""
+        router = self.profiles
+        if router is None:
+            return [], None, "default"
+        selected = self.screen.selected_key()
+        chosen = router.profile_of(selected.region, selected.organization_id) if selected else None
+        return router.available_profiles(), chosen, router.label(None)
+
     def add(self) -> None:
         screen = self.screen
         selected = screen.selected_key()
+        profiles, profile, default_profile = self._picker()
         dialog = AddJobsScreen(
             region=self._region(),
             organization_id=selected.organization_id if selected else "",
             endpoint_url=screen.settings.endpoint_url,
             watched=set(screen.board.watched),
             cursor_blink=screen.context.cursor_blink,
+            profiles=profiles,
+            profile=profile,
+            default_profile=default_profile,
         )
-        screen.app.push_screen(dialog, self._added)
+        screen.app.push_screen(dialog, partial(self._added, dialog))
 
-    def _added(self, keys: tuple[JobKey, ...] | None) -> None:
+    def _added(self, dialog: AddJobsScreen, keys: tuple[JobKey, ...] | None) -> None:
         if keys:
-            self.watch(keys)
+            self.watch(keys, profile=dialog.profile)
 
     def import_jobs(self) -> None:
         screen = self.screen
+        profiles, profile, default_profile = self._picker()
+        router = self.profiles
         dialog = ImportScreen(
             screen.service,
             region=self._region(),
@@ -180,22 +201,32 @@ class WatchingFlow:
             clock=screen.clock,
             palette=screen.palette,
             cursor_blink=screen.context.cursor_blink,
+            profiles=profiles,
+            profile=profile,
+            default_profile=default_profile,
+            profile_service=router.service_for_profile if router is not None else None,
         )
-        screen.app.push_screen(dialog, self._imported)
+        screen.app.push_screen(dialog, partial(self._imported, dialog))
 
-    def _imported(self, jobs: tuple[ExportJob, ...] | None) -> None:
+    def _imported(self, dialog: ImportScreen, jobs: tuple[ExportJob, ...] | None) -> None:
         if jobs:
-            self.watch([job.key for job in jobs], records=jobs)
+            self.watch([job.key for job in jobs], records=jobs, profile=dialog.profile)
 
     def watch(
-        self, keys: Sequence[JobKey], records: Sequence[ExportJob] = (), *, announce: bool = True
+        self,
+        keys: Sequence[JobKey],
+        records: Sequence[ExportJob] = (),
+        *,
+        announce: bool = True,
+        profile: str | None = None,
     ) -> None:
         """Add to the watch list file and show at once; the next refresh reads them.
 
-        `announce` False (jobs this app started): no "watching" notice, the cursor stays."""
+        `announce` False (jobs this app started): no "watching" notice, the cursor stays.
+        `profile`: the AWS profile the jobs belong to (kept in the file)."""
         screen = self.screen
         try:
-            added = self._watchlist.add(keys)
+            added = self._watchlist.add(keys, profile=profile)
         except WatchListError as exc:
             screen.notify(
                 f"Nothing added: {sanitize(str(exc))}", severity="error", markup=False, timeout=12

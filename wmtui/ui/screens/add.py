@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Static, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from wmtui.core.models import (
     JobKey,
@@ -27,6 +27,28 @@ from wmtui.ui.screens.form import FormScreen, show_errors
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 # More IDs than this in one paste is almost certainly the wrong clipboard.
 MAX_IDS_AT_ONCE = 1000
+# The profile picker's value for "no profile": the default credential chain.
+DEFAULT_CHAIN = ""
+
+
+def profile_select(
+    widget_id: str, profiles: Sequence[str], chosen: str | None, default_label: str
+) -> Select[str]:
+    """A picker of the AWS config file's profiles, the default chain first."""
+    options = [(f"{default_label} (the default chain)", DEFAULT_CHAIN)]
+    options += [(name, name) for name in profiles if name != default_label]
+    values = {value for _, value in options}
+    return Select(
+        options,
+        id=widget_id,
+        allow_blank=False,
+        value=chosen if chosen in values else DEFAULT_CHAIN,
+    )
+
+
+def chosen_profile(value: object) -> str | None:
+    """The picker's value as a profile; None for the default chain."""
+    return value if isinstance(value, str) and value != DEFAULT_CHAIN else None
 
 
 def split_job_ids(text: str) -> list[str]:
@@ -151,15 +173,35 @@ class AddJobsScreen(FormScreen[AddCheck, tuple[JobKey, ...]]):
         endpoint_url: str | None = None,
         watched: Collection[JobKey] = (),
         cursor_blink: bool = True,
+        profiles: Sequence[str] = (),
+        profile: str | None = None,
+        default_profile: str = "default",
     ) -> None:
         super().__init__(endpoint_url=endpoint_url, cursor_blink=cursor_blink)
         self._region = region
         self._organization_id = organization_id
         self._watched = frozenset(watched)
+        # The AWS config file's profiles: a picker shows only when there are some.
+        self._profiles = tuple(profiles)
+        self._profile = profile if profile in self._profiles else None
+        self._default_profile = default_profile
+
+    @property
+    def profile(self) -> str | None:
+        """The AWS profile the jobs belong to (None: the default chain); kept after dismiss."""
+        return self._profile
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        self._profile = chosen_profile(event.value)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="add-dialog", classes="dialog"):
             yield Static(Text("Watch export jobs"), classes="dialog-title")
+            if self._profiles:
+                yield Label("AWS profile (the organization's account)")
+                yield profile_select(
+                    "add-profile", self._profiles, self._profile, self._default_profile
+                )
             yield Label("Region")
             yield Input(self._region, id="add-region", placeholder="us-east-1")
             yield Static(id="add-region-error", classes="field-error")

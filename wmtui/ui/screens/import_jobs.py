@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, SelectionList, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, SelectionList, Static
 from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 from textual.worker import get_current_worker
@@ -33,6 +33,7 @@ from wmtui.core.models import (
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 from wmtui.ui.messages import JobsListed, OrganizationsListed
 from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.screens.add import chosen_profile, profile_select
 from wmtui.ui.widgets.cells import STATE_GLYPHS, Palette, job_id_text, relative_time
 
 
@@ -80,8 +81,20 @@ class ImportScreen(ModalScreen[tuple[ExportJob, ...] | None]):
         clock: Callable[[], datetime],
         palette: Palette | None = None,
         cursor_blink: bool = True,
+        profiles: Sequence[str] = (),
+        profile: str | None = None,
+        default_profile: str = "default",
+        profile_service: Callable[[str | None], ExportService] | None = None,
     ) -> None:
         super().__init__()
+        # The AWS config file's profiles: a picker shows only when there are some, and the
+        # organizations and jobs are listed with the picked profile's credentials.
+        self._profiles = tuple(profiles) if profile_service is not None else ()
+        self._profile = profile if profile in self._profiles else None
+        self._default_profile = default_profile
+        self._profile_service = profile_service
+        if profile_service is not None and self._profiles:
+            service = profile_service(self._profile)
         self._service = service
         self._region = region
         self._watched = frozenset(watched)
@@ -103,6 +116,11 @@ class ImportScreen(ModalScreen[tuple[ExportJob, ...] | None]):
                     style="dim",
                 )
             )
+            if self._profiles:
+                yield Label("AWS profile (the organizations' account)")
+                yield profile_select(
+                    "import-profile", self._profiles, self._profile, self._default_profile
+                )
             with Horizontal(id="import-where"):
                 with Vertical(id="import-region-box"):
                     yield Label("Region")
@@ -126,6 +144,20 @@ class ImportScreen(ModalScreen[tuple[ExportJob, ...] | None]):
             widget.cursor_blink = self._cursor_blink
         self.query_one("#import-jobs", SelectionList).display = False
         self.query_one("#import-organizations", OptionList).focus()
+        self._load_organizations()
+
+    @property
+    def profile(self) -> str | None:
+        """The AWS profile the jobs were listed with (None: the default chain)."""
+        return self._profile
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if self._profile_service is None:
+            return
+        self._profile = chosen_profile(event.value)
+        self._service = self._profile_service(self._profile)
+        self._listed, self._listed_for = [], None
+        self.query_one("#import-jobs", SelectionList).display = False
         self._load_organizations()
 
     # ---- organizations ---------------------------------------------------------------------

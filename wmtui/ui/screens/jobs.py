@@ -60,7 +60,7 @@ from wmtui.ui.refresh_loop import RefreshLoop
 from wmtui.ui.safe_text import sanitize
 from wmtui.ui.screens.help import HelpScreen
 from wmtui.ui.widgets.banner import Banner, problem_text
-from wmtui.ui.widgets.detail import DetailPane, JobView
+from wmtui.ui.widgets.detail import DetailPane
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusInfo, StatusLine, freshness, render_status
 from wmtui.ui.widgets.verification_cells import VerificationCount
@@ -250,6 +250,7 @@ class JobsScreen(VerifyKeys, Screen[None]):
         table = self.query_one(JobTable)
         rows = self.rows.touch(dirty, settled)
         self.verification_count.forget()
+        table.set_columns(self.rows.columns)  # the Account column: several profiles watched
         table.sync(self.rows.order(), self.rows.cells, rows)
         self.board.count(dirty)
         nothing_watched = not self.board.watched
@@ -272,23 +273,8 @@ class JobsScreen(VerifyKeys, Screen[None]):
             self.update_status()
 
     def update_detail(self) -> None:
-        pane = self.query_one(DetailPane)
-        key = self.selected_key()
-        if key is None:
-            pane.show(None, self.clock(), self.palette)
-            return
-        board = self.board
-        job = board.jobs.get(key)
-        view = JobView(
-            key=key,
-            job=job,
-            error=board.job_errors.get(key),
-            org_error=board.org_error_for(key),
-            mailbox=self.rows.mailbox_for(key, job),
-            from_cache=key not in board.fresh,
-            offline=board.global_error is not None,
-        )
-        pane.show(view, self.clock(), self.palette)
+        view = self.rows.view(self.selected_key())  # JobRows builds what the pane shows
+        self.query_one(DetailPane).show(view, self.clock(), self.palette)
 
     def on_job_table_row_highlighted(self) -> None:
         self.update_detail()
@@ -327,9 +313,11 @@ class JobsScreen(VerifyKeys, Screen[None]):
         self.query_one(StatusLine).show(render_status(info, self.palette))
 
     def update_banner(self) -> None:
+        board = self.board
         text = problem_text(
-            self.watchlist_error, self.board.global_error, self.board.last_refresh, self.clock()
-        )
+            self.watchlist_error, board.global_error, board.last_refresh, self.clock(),
+            profile_errors=board.profile_errors,
+        )  # fmt: skip
         self.query_one(Banner).show_problem(text)
 
     # ---- refresh -------------------------------------------------------------------------------

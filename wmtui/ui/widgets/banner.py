@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from rich.text import Text
@@ -34,8 +35,10 @@ def problem_text(
     global_error: ServiceError | None,
     last_refresh: datetime | None,
     now: datetime,
+    profile_errors: Mapping[str, ServiceError] | None = None,
 ) -> Text | None:
-    """What the banner says: an unusable watch list, and a problem that stops every call."""
+    """What the banner says: an unusable watch list, a problem that stops every call, and
+    (jobs of several profiles) each profile a problem stops, named."""
     parts: list[Text] = []
     if watchlist_error is not None:
         parts.append(_watchlist_text(watchlist_error))
@@ -51,7 +54,27 @@ def problem_text(
             " trying again by itself, or press r."
         )
         parts.append(text)
+    for profile, error in sorted((profile_errors or {}).items()):
+        parts.append(_profile_text(profile, error, last_refresh, now))
     return Text("\n").join(parts) if parts else None
+
+
+def _profile_text(
+    profile: str, error: ServiceError, last_refresh: datetime | None, now: datetime
+) -> Text:
+    text = Text("✖ Profile ", style="bold")
+    text.append(safe_text(profile, style="bold"))
+    text.append(": ", style="bold")
+    text.append(safe_text(error.message, style="bold", single_line=False))
+    if error.fix:
+        text.append("\n  Fix: ")
+        text.append(safe_text(error.fix, single_line=False))
+    when = relative_time(last_refresh, now) if last_refresh else "now"
+    text.append(
+        f"\n  Its jobs show their last known states; the other profiles' jobs are read as"
+        f" usual. Tried {when}; trying again by itself, or press r."
+    )
+    return text
 
 
 def _watchlist_text(error: WatchListError) -> Text:
