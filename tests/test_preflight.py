@@ -357,13 +357,14 @@ def test_the_app_gets_a_doctor_only_against_real_aws(tmp_path: Any) -> None:
         region="us-east-1",
     )
     with open_backend(settings) as backend:
-        assert isinstance(make_preflight(backend, in_app=True), Boto3Preflight)
-        assert isinstance(make_preflight(backend), Boto3Preflight)
+        # Each organization's profile's checks, the default profile's first of all.
+        assert isinstance(make_preflight(backend, in_app=True).default, Boto3Preflight)
+        assert isinstance(make_preflight(backend).default, Boto3Preflight)
     emulated = replace(settings, endpoint_url="http://127.0.0.1:9")
     with open_backend(emulated) as backend:
         assert make_preflight(backend, in_app=True) is None
         # `wmtui doctor --endpoint-url`: WorkMail there, the rest where botocore sends it.
-        assert isinstance(make_preflight(backend), Boto3Preflight)
+        assert isinstance(make_preflight(backend).default, Boto3Preflight)
     with open_backend(replace(settings, demo=True)) as backend:
         assert make_preflight(backend) is None
         assert make_preflight(backend, in_app=True) is None

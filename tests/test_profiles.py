@@ -295,3 +295,35 @@ def test_endpoint_url_on_the_command_line_still_counts_for_every_profile(
     capsys.readouterr()
     assert a.server.state.counters_snapshot().total() >= 2
     assert two_accounts.b.server.state.counters_snapshot().total() == 0
+
+
+def test_s3_checks_and_the_doctor_use_the_organizations_profile() -> None:
+    from wmtui.core.models import ExportJob
+    from wmtui.core.preflight import PreflightTarget
+    from wmtui.core.profile_objects import ProfileObjects, ProfilePreflight
+
+    class Who:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def head_object(self, job: ExportJob) -> str:
+            return self.name
+
+        def check_many(self, jobs: list[ExportJob], **_: object) -> dict[JobKey, str]:
+            return {job.key: self.name for job in jobs}
+
+        def run(self, target: PreflightTarget) -> str:
+            return self.name
+
+    book = ProfileBook()
+    book.learn({(REGION, ORG_B): "client-b"})
+    objects = ProfileObjects(Who("default"), book, Who)  # type: ignore[arg-type]
+    job_a, job_b = (
+        ExportJob(key=JobKey(REGION, ORG_A, "a")),
+        ExportJob(key=JobKey(REGION, ORG_B, "b")),
+    )
+    assert objects.head_object(job_b) == "client-b"
+    assert objects.check_many([job_a, job_b]) == {job_a.key: "default", job_b.key: "client-b"}
+    doctor = ProfilePreflight(Who("default"), book, Who)  # type: ignore[arg-type]
+    target = PreflightTarget(REGION, ORG_B, "bucket", "p", ROLE, KMS)
+    assert doctor.run(target) == "client-b"

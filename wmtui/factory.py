@@ -385,11 +385,22 @@ def make_preflight(backend: Backend, *, in_app: bool = False) -> Preflight | Non
     inner = getattr(backend.service, "wrapped", backend.service)
     if in_app and (settings.endpoint_url or not isinstance(inner, Boto3ExportService)):
         return None
-    return Boto3Preflight(
-        profile=settings.profile,
-        region=settings.region,
-        endpoint_url=settings.endpoint_url,
-        service=backend.service,
+    from wmtui.core.profile_objects import ProfilePreflight
+
+    def preflight_as(profile: str | None) -> Preflight:
+        return Boto3Preflight(
+            profile=profile,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            service=backend.service,
+        )
+
+    # An organization of another profile is checked with that profile's credentials.
+    return ProfilePreflight(
+        preflight_as(settings.profile),
+        backend.profiles,
+        preflight_as,
+        default_profile=settings.profile,
     )
 
 

@@ -1,5 +1,5 @@
-"""The export files in S3 for jobs of several profiles: each job checked with its own
-profile's credentials (an account's bucket is rarely readable from another account)."""
+"""The export files in S3 and the doctor's checks for jobs of several profiles: each with its
+organization's profile's credentials (an account's bucket is rarely readable from another)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from wmtui.core.service import ExportObjects
 
 if TYPE_CHECKING:
     from wmtui.core.fetching import FetchResult
+    from wmtui.core.preflight import DoctorReport, Preflight, PreflightTarget
     from wmtui.core.verification import ObjectFacts, Verification
 
 
@@ -100,3 +101,32 @@ class ProfileObjects:
         progress: Callable[[int, int], None] | None = None,
     ) -> FetchResult:
         return self._for(job).download(job, folder, facts, progress=progress)
+
+
+class ProfilePreflight:
+    """The doctor's checks with the credentials of the profile the organization belongs to."""
+
+    def __init__(
+        self,
+        default: Preflight,
+        book: ProfileBook,
+        make: Callable[[str], Preflight],
+        *,
+        default_profile: str | None = None,
+    ) -> None:
+        self.default = default
+        self._book = book
+        self._make = make
+        self._default_profile = default_profile or None
+        self._lock = threading.Lock()
+        self._made: dict[str, Preflight] = {}
+
+    def run(self, target: PreflightTarget) -> DoctorReport:
+        profile = self._book.owner(target.region, target.organization_id)
+        if not profile or profile == self._default_profile:
+            return self.default.run(target)
+        with self._lock:
+            made = self._made.get(profile)
+            if made is None:
+                made = self._made[profile] = self._make(profile)
+        return made.run(target)
