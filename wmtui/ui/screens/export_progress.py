@@ -183,10 +183,15 @@ class ExportProgressScreen(ModalScreen[None]):
                 "Read-only here: the process that runs it starts and stops it. Every job it"
                 " starts joins the watch list."
             )
-        else:
+        elif self.source.running:
             words = (
                 "It runs in the background: closing this view leaves it running (O or E brings"
                 " it back); x stops it. Every job it starts joins the watch list."
+            )
+        else:
+            words = (
+                "It is no longer running; E with the same destination resumes it from its state"
+                " file. Every job it started is on the watch list."
             )
         return Text(words, style="dim")
 
@@ -232,6 +237,8 @@ class ExportProgressScreen(ModalScreen[None]):
             self._set("#export-problem", problem_text(halted, palette))
             problem.display = True
         if self._was_running is not source.running:
+            if self._was_running is not None:
+                self._set("#export-hint", self._hint())
             self._was_running = source.running
             self.refresh_bindings()
 
