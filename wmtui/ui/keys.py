@@ -89,7 +89,11 @@ JOBS_BINDINGS: list[BindingType] = [
         tooltip="Import an organization's jobs of the last 7 days",
     ),
     Binding(
-        "slash", "filter", "Filter", tooltip="Filter on every column (Enter keeps it, Esc clears)"
+        "slash",
+        "filter",
+        "Filter",
+        tooltip="Filter on every column; profile:NAME keeps one AWS profile's jobs (Enter keeps"
+        " it, Esc clears)",
     ),
     Binding(
         "escape", "clear_filter", "Clear filter", show=False, tooltip="Clear and hide the filter"
