@@ -152,7 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_watch_commands(add_command: AddCommand) -> None:
     """add, remove, list, status: the watch list and the jobs on it."""
-    add = add_command("add", help="watch jobs (no AWS call)", description="Watch jobs.")
+    add = add_command(
+        "add",
+        help="watch jobs (no AWS call)",
+        description="Watch jobs. With --profile P the jobs belong to the account P reaches: "
+        "the watch list keeps P, and every call about them is made with P's credentials.",
+    )
     add.add_argument("organization_id", metavar="ORG_ID")
     add.add_argument("job_ids", metavar="JOB_ID", nargs="+", help="one or more, or comma separated")
 
