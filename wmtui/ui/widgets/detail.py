@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual, VisualType
 from textual.widgets import Static
 
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
@@ -217,6 +221,87 @@ def _when(value: datetime | None, now: datetime) -> Text:
     return Text(f"{timestamp(value)}  ({relative_time(value, now)})")
 
 
+class TextLines(Static):
+    """A Static whose new text repaints only the lines that differ from the last.
+
+    Static.update repaints the whole widget: over SSH a new job under the cursor would send
+    every line of the pane again, labels and blank lines too. Here the update's own repaint is
+    held back, the lines are rendered as Static renders them and compared with the last, and
+    only the lines that differ are repainted (the whole widget, with a layout, when the number
+    of lines changes).
+    """
+
+    # While show() decides what to repaint: Static.update's whole-widget refresh is held back.
+    _holding = False
+    # The lines last shown, and the (width, look) they were rendered for.
+    _lines: list[Strip] | None = None
+    _drawn_for: tuple[int, object] | None = None
+    # The height shown: the text's lines, padded (see show).
+    _height = 0
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if self._holding:
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def update(self, content: VisualType = "", *, layout: bool = True) -> None:
+        if not self._holding:
+            self._lines = None  # not through show(): nothing to compare the next text with
+        super().update(content, layout=layout)
+
+    def show(self, text: Text, *, fill: int = 0) -> None:
+        """Show `text`, repainting only what changed.
+
+        `fill`: the lines free below it in its scrolling parent. A text that fits is padded to
+        them; one that does not keeps the most lines shown since the width last changed. Either
+        way the height rarely changes, and a new height lays out and repaints the whole pane.
+        """
+        before, drawn_for, height_before = self._lines, self._drawn_for, self._height
+        self._holding = True
+        try:
+            self.update(text, layout=False)
+        finally:
+            self._holding = False
+        width = self.size.width
+        look = self.visual_style
+        same_look = drawn_for == (width, look)
+        after = self._remember(width, look)
+        if len(after) <= fill:
+            self._height = fill
+        else:
+            self._height = max(len(after), height_before if same_look else 0)
+        if not self.is_mounted or width <= 0 or before is None or not same_look:
+            self.refresh(layout=True)
+            return
+        if self._height != height_before:
+            self.refresh(layout=True)
+            return
+        changed = [
+            y
+            for y in range(self._height)
+            if (before[y] if y < len(before) else None) != (after[y] if y < len(after) else None)
+        ]
+        if changed:
+            super().refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return max(super().get_content_height(container, viewport, width), self._height)
+
+    def _remember(self, width: int, look: object) -> list[Strip]:
+        """The lines this text renders to, as Static renders them, kept to compare with."""
+        lines: list[Strip] = []
+        if width > 0 and isinstance(look, VisualStyle):
+            lines = Visual.to_strips(self, self.visual, width, None, look)
+        self._lines, self._drawn_for = lines, (width, look)
+        return lines
+
+
 class DetailPane(VerticalScroll):
     """Focusable (Enter/Tab from the table), scrolls when a job has long ARNs or errors."""
 
@@ -235,9 +320,9 @@ class DetailPane(VerticalScroll):
     _last: tuple[JobView | None, datetime, Palette] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="detail-title")
-        yield Static(id="detail-alert")
-        yield Static(id="detail-body")
+        yield TextLines(id="detail-title")
+        yield TextLines(id="detail-alert")
+        yield TextLines(id="detail-body")
 
     def show(self, view: JobView | None, now: datetime, palette: Palette) -> None:
         self._last = (view, now, palette)
@@ -264,22 +349,19 @@ class DetailPane(VerticalScroll):
             return
         self._shown = shown
         if before is None or title != before[0]:
-            _update(self.query_one("#detail-title", Static), title)
+            self.query_one("#detail-title", TextLines).show(title)
         if before is None or alert != before[1]:
-            alert_widget = self.query_one("#detail-alert", Static)
+            alert_widget = self.query_one("#detail-alert", TextLines)
             alert_widget.display = alert is not None
-            _update(alert_widget, alert if alert is not None else Text(""))
+            alert_widget.show(alert if alert is not None else Text(""))
         if before is None or body != before[2]:
-            _update(self.query_one("#detail-body", Static), body)
+            self.query_one("#detail-body", TextLines).show(body, fill=self._free_lines())
 
-
-def _update(widget: Static, content: Text) -> None:
-    """Static.update, with a screen-wide layout only when the widget's height changes.
-
-    A new job under the cursor mostly has as many lines as the last: repainting the pane is
-    then enough, and a layout of the whole screen would cost a key press ten times as much.
-    """
-    size = widget.content_size
-    widget.update(content, layout=False)
-    if not size.width or widget.get_content_height(size, size, size.width) != size.height:
-        widget.refresh(layout=True)
+    def _free_lines(self) -> int:
+        """The lines of the pane's view below the title and the alert."""
+        taken = 0
+        for widget in self.query_one("#detail-title"), self.query_one("#detail-alert"):
+            if widget.display:
+                margin = widget.styles.margin
+                taken += widget.outer_size.height + margin.top + margin.bottom
+        return max(0, self.scrollable_content_region.height - taken)

@@ -289,21 +289,22 @@ class JobTable(ScrollView, can_focus=True):
         self._announce()
 
     def invalidate(self, keys: Iterable[str] | None = None) -> None:
-        """Build these rows (None: all) again when they are next painted or read; rows that
-        come out the same are left as they were (cheap for rows that follow the clock)."""
+        """Build these rows (None: all) again: those on screen now, the others when they are
+        next painted or read. Rows that come out the same are not repainted (cheap for rows
+        that follow the clock, and nothing is sent to the terminal for them)."""
         shown = self._shown
         if keys is None:
-            self._stale.update(shown)
-            self.refresh()
-            return
-        marked = [key for key in keys if key in shown]
+            marked: Collection[str] = list(shown)
+        else:
+            marked = [key for key in keys if key in shown]
         if not marked:
             return
         self._stale.update(marked)
         self._refresh_rows(marked)
 
     def _refresh_rows(self, keys: Collection[str]) -> None:
-        """Repaint the lines of those of `keys` that are on screen."""
+        """Build again those of `keys` that are on screen, and repaint the lines of the rows
+        that came out different: a terminal is sent only the rows that changed."""
         top, bottom = self._visible_rows()
         if len(keys) > bottom - top:
             order = self._order
@@ -312,8 +313,14 @@ class JobTable(ScrollView, can_focus=True):
         else:
             position = self._position
             indexes = [position[key] for key in keys if top <= position.get(key, -1) < bottom]
+        generation = self._generation
         for index in indexes:
-            self._refresh_row(index)
+            key = self._order[index]
+            before = generation.get(key)
+            if self._build is not None and key in self._shown:
+                self._build_row(key)
+            if before is None or generation.get(key) != before:
+                self._refresh_row(index)
 
     def _refresh_row(self, index: int) -> None:
         top, bottom = self._visible_rows()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from wmtui.core.board import JobBoard
@@ -92,7 +94,7 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
         out.append(" (p)")
     elif info.next_refresh is not None and not info.refreshing:
         wait = (info.next_refresh - info.now).total_seconds()
-        out.append(f" · next in {short_span(wait)}")
+        out.append(f" · next in {countdown(wait)}")
     if info.backoff is not None and not info.paused:
         out.append(_SEPARATOR, style=palette.muted)
         out.append(
@@ -119,6 +121,22 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
     return out
 
 
+def minutes_ago(when: datetime, now: datetime) -> str:
+    """'just now' for the first minute, then '3m ago', '2h ago': the status line's text then
+    changes once a minute at most, and each change is a line sent to the terminal."""
+    if 0 <= (now - when).total_seconds() < 60:
+        return "just now"
+    return relative_time(when, now)
+
+
+def countdown(seconds: float) -> str:
+    """Time to the next refresh, in steps of ten seconds under a minute ('30s', '20s', '10s'),
+    then in minutes: a new text, and a line sent to the terminal, every ten seconds at most."""
+    if seconds >= 60:
+        return short_span(seconds)
+    return f"{10 * math.ceil(max(0.0, seconds) / 10)}s"
+
+
 def _append_freshness(out: Text, info: StatusInfo, palette: Palette) -> None:
     """How fresh the data is: after a failed try, when the last good refresh was."""
     if info.refreshing:
@@ -126,13 +144,13 @@ def _append_freshness(out: Text, info: StatusInfo, palette: Palette) -> None:
         return
     good = info.last_good_refresh if info.last_try_failed else info.last_refresh
     if good is not None:
-        out.append(f"refreshed {relative_time(good, info.now)}")
+        out.append(f"refreshed {minutes_ago(good, info.now)}")
     else:
         out.append("not refreshed yet", style=palette.muted)
     if info.last_try_failed and info.last_refresh is not None:
         out.append(" · ")
         out.append(
-            f"last try failed {relative_time(info.last_refresh, info.now)}",
+            f"last try failed {minutes_ago(info.last_refresh, info.now)}",
             style=palette.error + palette.bold,
         )
 
@@ -143,9 +161,19 @@ class StatusLine(Static):
     _shown: Text | None = None
 
     def show(self, text: Text) -> None:
-        """Put `text` on the line; the same text again repaints nothing."""
+        """Put `text` on the line; the same text again repaints nothing, and nothing is
+        painted while another screen covers this one (the app's ticks bring it up to date
+        once it is back)."""
         if self._shown is not None and same_look(self._shown, text):
+            return
+        if self._shown is not None and self.is_mounted and _covered(self.screen):
+            # A repaint here would be passed on to the screen on top and sent again whole.
             return
         self._shown = text
         # One line of fixed height: no screen-wide layout pass for a new status text.
         self.update(text, layout=False)
+
+
+def _covered(screen: Screen[Any]) -> bool:
+    """Another full screen is on top of `screen` (a dialog leaves it in sight)."""
+    return not screen.is_current and not isinstance(screen.app.screen, ModalScreen)
