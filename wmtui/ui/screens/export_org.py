@@ -160,8 +160,9 @@ class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
                 Text(
                     "Queues every enabled user and resource, keeps up to the chosen number"
                     " running (WorkMail allows 10 per organization), skips a mailbox exported"
-                    " in the last 24 hours, retries a failed one. Its state is saved as it goes:"
-                    " leave and come back (or run `wmtui export-org`) and it resumes.",
+                    " in the last 24 hours, retries a failed one. It runs in the background"
+                    " until done or stopped (x); its state is saved as it goes, so E here or"
+                    " `wmtui export-org` resumes a stopped one.",
                     style="dim",
                 )
             )
