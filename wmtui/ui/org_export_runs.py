@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -94,7 +94,7 @@ class ExportRunChanged(Message):
 
 
 def started_records(
-    spec: ExportSpec, records: tuple[MailboxRecord, ...] | list[MailboxRecord], keys: list[JobKey]
+    spec: ExportSpec, records: Sequence[MailboxRecord], keys: Sequence[JobKey]
 ) -> list[ExportJob]:
     """Just enough of each started job for the table to name its mailbox before a refresh."""
     by_job = {job_id: record for record in records for job_id in record.job_ids}
