@@ -211,10 +211,13 @@ async def test_only_x_stops_it_after_a_confirmation_and_quitting_lets_go_of_the_
             lambda: static_text(app.screen, "#org-exports-list").startswith("paused"),
             "the export listed as paused",
         )
-        # E with the same destination resumes it; quitting stops it and lets go of the lock.
+        # E in the list resumes it, after the start's confirmation; quitting stops it and lets
+        # go of the lock.
         waiting.clear()
-        await pilot.press("escape")
-        await start_with_E(pilot, org)
+        await pilot.press("E")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Resumes the export saved there" in static_text(app.screen, "#confirm-question")
         await pilot.press("y")
         await when_set(waiting, "the resumed round")
         resumed = app.export_runs.live_run(path)
@@ -362,5 +365,15 @@ async def test_a_run_that_finds_the_lock_taken_shows_that_export_instead(tmp_pat
             assert "Run by another process" in static_text(view, "#export-owner")
             assert not view.query_one("#export-problem").display
             assert app.export_runs.live_run(path) is None
+            assert view.check_action("resume_export", ()) is False  # it runs over there
         finally:
             lock.release()
+        # That process let go before finishing: E resumes it here, after the confirmation.
+        await pilot.press("r")
+        await until(
+            pilot, lambda: "Paused" in static_text(view, "#export-owner"), "the export paused"
+        )
+        await pilot.press("E")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "every enabled one" in static_text(app.screen, "#confirm-question")

@@ -349,7 +349,7 @@ class FollowedExport(ExportSource):
         progress = self.last_progress
         if progress is not None and progress.finished:
             return "Finished; no process runs it."
-        return "Paused: no process runs it now. E with the same destination resumes it here."
+        return "Paused: no process runs it now. E resumes it here."
 
 
 class OrgExportRuns:

@@ -174,7 +174,7 @@ class ExportOrgFlow:
         return self.show(source)
 
     def show(self, source: ExportSource) -> ExportProgressScreen:
-        view = ExportProgressScreen(source, palette=self.screen.palette)
+        view = ExportProgressScreen(source, palette=self.screen.palette, resume=self.resume)
         self.screen.app.push_screen(view)
         return view
 
@@ -217,8 +217,16 @@ class ExportOrgFlow:
                 where_run=self._where_run,
                 open_export=self._open_summary,
                 stop_export=self._stop_summary,
+                resume_export=lambda summary: self.resume(summary.snapshot.spec),
             )
         )
+
+    def resume(self, spec: ExportSpec) -> None:
+        """E on a paused export (its view or the list): the start's checks and confirmation."""
+        if self.screen.settings.read_only:
+            self.screen.refuse_read_only("export_org")
+            return
+        self._planned(spec)
 
     def _where_run(self, summary: ExportSummary) -> str | None:
         """From the list's worker too: "here", "pid N" (another process), or None."""

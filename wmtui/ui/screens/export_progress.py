@@ -9,6 +9,7 @@ changed (a slow link pays for every byte).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -52,7 +53,7 @@ def render_timing(progress: ExportProgress, palette: Palette, *, stopped: bool =
         text.append("Finished.", style=palette.success + palette.bold)
     elif stopped:
         text.append("Stopped.", style=palette.warning + palette.bold)
-        text.append(" Its state is saved: E with the same destination resumes it.")
+        text.append(" Its state is saved: E resumes it.")
         return text
     elif progress.eta is not None:
         text.append(f"ETA {short_span(progress.eta.total_seconds())}", style=palette.bold)
@@ -114,6 +115,7 @@ class ExportProgressScreen(ModalScreen[None]):
         Binding("escape,q", "leave", "Close"),
         Binding("x", "stop_export", "Stop export"),
         Binding("r", "reread", "Read again"),
+        Binding("E", "resume_export", "Resume here"),
     ]
     DEFAULT_CSS = """
     #export-owner {
@@ -122,9 +124,17 @@ class ExportProgressScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, source: ExportSource, *, palette: Palette | None = None) -> None:
+    def __init__(
+        self,
+        source: ExportSource,
+        *,
+        palette: Palette | None = None,
+        resume: Callable[[ExportSpec], None] | None = None,
+    ) -> None:
         super().__init__()
         self.source = source
+        # E on an export nobody runs: the flow's confirmation, then a run here.
+        self._resume = resume
         self._palette = palette or Palette()
         self._lines_shown = 0
         # The last text each widget got: an unchanged one is not sent to the terminal again.
@@ -190,8 +200,9 @@ class ExportProgressScreen(ModalScreen[None]):
             )
         else:
             words = (
-                "It is no longer running; E with the same destination resumes it from its state"
-                " file. Every job it started is on the watch list."
+                "It is no longer running; E resumes it from its state file (so does E on the"
+                " jobs screen with the same destination). Every job it started is on the watch"
+                " list."
             )
         return Text(words, style="dim")
 
@@ -277,7 +288,21 @@ class ExportProgressScreen(ModalScreen[None]):
             return isinstance(self.source, ExportRun) and self.source.running
         if action == "reread":
             return isinstance(self.source, FollowedExport)
+        if action == "resume_export":
+            return self._resume is not None and self.resumable
         return True
+
+    @property
+    def resumable(self) -> bool:
+        """Nobody runs it and it has mailboxes left."""
+        progress = self.source.last_progress
+        return not self.source.running and not (progress is not None and progress.finished)
+
+    def action_resume_export(self) -> None:
+        if self._resume is not None and self.resumable:
+            resume, spec = self._resume, self.spec
+            self.dismiss(None)
+            resume(spec)
 
     def action_stop_export(self) -> None:
         source = self.source

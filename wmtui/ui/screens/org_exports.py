@@ -4,7 +4,8 @@ Read from the state files in the data folder, every few seconds, in a thread wor
 the export's view: live for one this app runs (it runs in the app's background), read-only for
 one another process runs (`wmtui export-org` in cron or another terminal: its progress comes
 from the state file that process saves after every step) or one nobody runs now. x stops an
-export this app runs, after a confirmation.
+export this app runs, after a confirmation; E resumes a paused one here (after the same
+confirmation as a start).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class OrgExportsScreen(ModalScreen[None]):
         Binding("enter", "open_export", "Open"),
         Binding("x", "stop_export", "Stop export"),
         Binding("r", "reread", "Read again"),
+        Binding("E", "resume_export", "Resume here"),
         Binding("up,k", "move(-1)", "Up", show=False),
         Binding("down,j", "move(1)", "Down", show=False),
     ]
@@ -56,8 +58,10 @@ class OrgExportsScreen(ModalScreen[None]):
         where_run: WhereRun | None = None,
         open_export: Callable[[ExportSummary], None] | None = None,
         stop_export: Callable[[ExportSummary], None] | None = None,
+        resume_export: Callable[[ExportSummary], None] | None = None,
     ) -> None:
         super().__init__()
+        self._resume_export = resume_export
         self.read = read
         self._where_run = where_run
         self._open_export = open_export
@@ -116,6 +120,14 @@ class OrgExportsScreen(ModalScreen[None]):
                 and self._stop_export is not None
                 and self._where(selected) == "here"
             )
+        if action == "resume_export":
+            selected = self.selected
+            return (
+                selected is not None
+                and self._resume_export is not None
+                and selected.state == "paused"
+                and self._where(selected) is None
+            )
         return True
 
     def _where(self, summary: ExportSummary) -> str | None:
@@ -139,6 +151,11 @@ class OrgExportsScreen(ModalScreen[None]):
         selected = self.selected
         if selected is not None and self._stop_export is not None:
             self._stop_export(selected)
+
+    def action_resume_export(self) -> None:
+        selected = self.selected
+        if selected is not None and self._resume_export is not None:
+            self._resume_export(selected)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -166,8 +183,7 @@ def exports_text(
         text.append("\n")
     text.append(
         "\nEnter opens an export's progress: live for one this app runs, read-only for one"
-        " another process (wmtui export-org) runs. E on the same destination resumes a paused"
-        " one.",
+        " another process (wmtui export-org) runs. E resumes a paused one here.",
         style="dim",
     )
     return text
