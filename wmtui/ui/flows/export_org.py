@@ -174,7 +174,9 @@ class ExportOrgFlow:
         return self.show(source)
 
     def show(self, source: ExportSource) -> ExportProgressScreen:
-        view = ExportProgressScreen(source, palette=self.screen.palette, resume=self.resume)
+        # Read-only: nothing to resume, so E is not offered.
+        resume = None if self.screen.settings.read_only else self.resume
+        view = ExportProgressScreen(source, palette=self.screen.palette, resume=resume)
         self.screen.app.push_screen(view)
         return view
 
@@ -217,7 +219,11 @@ class ExportOrgFlow:
                 where_run=self._where_run,
                 open_export=self._open_summary,
                 stop_export=self._stop_summary,
-                resume_export=lambda summary: self.resume(summary.snapshot.spec),
+                resume_export=(
+                    None
+                    if self.screen.settings.read_only
+                    else lambda summary: self.resume(summary.snapshot.spec)
+                ),
             )
         )
 
@@ -229,7 +235,7 @@ class ExportOrgFlow:
         self._planned(spec)
 
     def _where_run(self, summary: ExportSummary) -> str | None:
-        """From the list's worker too: "here", "pid N" (another process), or None."""
+        """Who runs it, for the list's row: "here", "pid N" (another process), or None."""
         path = summary.snapshot.path
         run = self.runs.runs.get(path)
         if run is not None and run.running:
