@@ -1,0 +1,181 @@
+"""Over SSH every byte counts (issue 17): a cursor move or a refresh repaints what changed.
+
+What a terminal is sent is what Textual repaints: the regions widgets ask to refresh, or the
+whole screen after a layout. These tests drive the app headless and watch both through public
+API: every `Widget.refresh` call (with the regions it names, or none: the whole widget) and the
+screen's `screen_layout_refresh_signal`, published at every layout of the screen. No timing.
+The figures in bytes are benchmark item 9's (`uv run python -m benchmarks --items 9`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ui_fakes import NOW, FakeService, build_app, key, people, standard_jobs
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from wmtui.ui.app import WmtuiApp
+from wmtui.ui.widgets.detail import DetailPane
+from wmtui.ui.widgets.job_table import JobTable
+from wmtui.ui.widgets.status import StatusLine
+
+SIZE = (140, 40)
+
+
+@dataclass
+class Repaints:
+    """What widgets asked to repaint, and how many times the screen was laid out."""
+
+    layouts: int = 0
+    # (widget, the regions it named: none means all of it, layout asked for)
+    calls: list[tuple[Widget, tuple[Region, ...], bool]] = field(default_factory=list)
+
+    def whole(self) -> list[Widget]:
+        """Widgets repainted whole, taller than one line (a one-line widget is one line)."""
+        return [w for w, regions, _ in self.calls if not regions and w.size.height > 1]
+
+    def lines_of(self, widget: Widget) -> set[int]:
+        return {
+            y
+            for w, regions, _ in self.calls
+            if w is widget
+            for region in regions
+            for y in range(region.y, region.bottom)
+        }
+
+    def laid_out(self) -> list[Widget]:
+        return [w for w, _, layout in self.calls if layout]
+
+
+@contextmanager
+def watching(app: WmtuiApp, monkeypatch: pytest.MonkeyPatch) -> Iterator[Repaints]:
+    seen = Repaints()
+    original = Widget.refresh
+
+    def refresh(self: Widget, *regions: Region, **options: Any) -> Widget:
+        seen.calls.append((self, regions, bool(options.get("layout"))))
+        return original(self, *regions, **options)
+
+    def laid_out(screen: object) -> None:
+        seen.layouts += 1
+
+    app.screen.screen_layout_refresh_signal.subscribe(app.screen, laid_out)
+    with monkeypatch.context() as patch:
+        patch.setattr(Widget, "refresh", refresh)
+        yield seen
+    app.screen.screen_layout_refresh_signal.unsubscribe(app.screen)
+
+
+async def settle(app: WmtuiApp, pilot: Pilot[Any]) -> None:
+    """Until no refresh, worker or describe is left, and the screen is painted."""
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        busy = app.refreshing or not all(w.is_finished for w in app.workers)
+        if not busy and not app.jobs_screen.describer.pending:
+            break
+    await pilot.pause()
+
+
+class Clock:
+    """The app's and the service's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def standard_app(tmp_path: Path, clock: Clock | None = None) -> tuple[WmtuiApp, FakeService]:
+    clock = clock or Clock()
+    jobs = standard_jobs()
+    service = FakeService(jobs, mailboxes=people(8), clock=clock)
+    app = build_app(tmp_path, service, [job.key for job in jobs], clock=clock)
+    app.describe_delay = 0
+    return app, service
+
+
+async def test_a_cursor_move_lays_nothing_out_and_repaints_only_lines_that_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, _ = standard_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(JobTable)
+        # Both jobs seen once (and described): the pane has shown them before.
+        for press in ("down", "up"):
+            await pilot.press(press)
+            await settle(app, pilot)
+        assert table.cursor_row == 0
+        with watching(app, monkeypatch) as seen:
+            await pilot.press("down")
+            await settle(app, pilot)
+        assert table.cursor_row == 1
+        assert seen.layouts == 0, seen.laid_out()
+        assert seen.whole() == []
+        # The two rows the cursor left and entered (line 0 is the header).
+        assert seen.lines_of(table) == {1, 2}
+        pane = app.query_one(DetailPane)
+        body = pane.query_one("#detail-body")
+        repainted = seen.lines_of(body)
+        assert repainted, "the new job's fields are on screen"
+        assert len(repainted) < body.size.height  # not its blank or unchanged lines
+
+
+async def test_a_refresh_repaints_the_rows_that_changed_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    app, service = standard_app(tmp_path, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        await settle(app, pilot)
+        table = app.query_one(JobTable)
+        selected = table.cursor_row
+        order = table.row_keys_in_order()
+        # One running job, not under the cursor, moves on.
+        moved = next(k for k in (key(1), key(2), key(6)) if order.index(str(k)) != selected)
+        service.set_job(replace(service.jobs[moved], estimated_progress=95))
+        # A second on: every job read is seen anew (its record changes), one shows otherwise.
+        clock.now += timedelta(seconds=1)
+        with watching(app, monkeypatch) as seen:
+            await pilot.press("r")
+            await settle(app, pilot)
+        assert "95%" in table.get_cell(str(moved), "progress").plain
+        assert seen.layouts == 0, seen.laid_out()
+        assert seen.whole() == []
+        assert seen.lines_of(table) == {order.index(str(moved)) + 1}
+        # The status line said "refreshing…" and then how fresh: one line, repainted whole.
+        assert {w for w, regions, _ in seen.calls if not regions} <= {app.query_one(StatusLine)}
+
+
+async def test_a_minute_without_a_refresh_due_changes_the_status_line_once_at_most(
+    tmp_path: Path,
+) -> None:
+    """The app looks at the status line every second; its text (and so the terminal) changes
+    once a minute at most while nothing is due."""
+    clock = Clock()
+    app, _ = standard_app(tmp_path, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        screen = app.jobs_screen
+        screen.paused = True  # nothing due: no countdown either
+        await settle(app, pilot)
+        status = app.query_one(StatusLine)
+        shown = []
+        start = clock.now
+        for second in range(120):
+            clock.now = start + timedelta(seconds=second)
+            screen.update_status()
+            shown.append(str(status.content))
+        assert len(set(shown)) <= 2, sorted(set(shown))
