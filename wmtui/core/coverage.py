@@ -19,6 +19,7 @@ The groups, first rule that holds wins:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -156,10 +157,15 @@ def jobs_by_mailbox(
     mailboxes: Sequence[Mailbox], jobs: Iterable[ExportJob]
 ) -> dict[str, list[ExportJob]]:
     """Each mailbox's jobs, newest first; jobs for mailboxes not in the list are left out."""
-    aliases = mailbox_aliases(mailboxes)
+    ids = {mailbox.entity_id for mailbox in mailboxes}
+    aliases: dict[str, str] | None = None  # made only when a job names a mailbox otherwise
     found: dict[str, list[ExportJob]] = {}
     for job in jobs:
-        entity = aliases.get((job.entity_id or "").casefold())
+        entity: str | None = job.entity_id or ""
+        if entity not in ids:
+            if aliases is None:
+                aliases = mailbox_aliases(mailboxes)
+            entity = aliases.get((job.entity_id or "").casefold())
         if entity is not None:
             found.setdefault(entity, []).append(job)
     for listed in found.values():
@@ -242,7 +248,7 @@ def coverage_rows(
             # Most mailboxes of a large organization: no job, nothing to weigh.
             enabled = mailbox.state is None or mailbox.state.upper() == "ENABLED"
             group = Group.NOT_EXPORTED if enabled else Group.DISABLED
-            rows.append(CoverageRow(mailbox=mailbox, group=group, job=None, size_mb=size))
+            rows.append(CoverageRow(mailbox, group, None, size_mb=size))
             continue
         group, job, said, words = classify(mailbox, own, cutoff=cutoff, proof=proof)
         if size is None:
@@ -260,8 +266,13 @@ def coverage_rows(
             )
         )
     order = _GROUP_ORDER
-    rows.sort(key=lambda r: (order[r.group], r.mailbox.label.casefold(), r.entity_id))
+    rows.sort(key=lambda r: (order[r.group], *_name_key(r.mailbox)))
     return rows
+
+
+def _name_key(mailbox: Mailbox) -> tuple[str, str]:
+    label = mailbox.display_name or mailbox.name or mailbox.email or mailbox.entity_id
+    return label.casefold(), mailbox.entity_id
 
 
 def _size_from_jobs(jobs: Iterable[ExportJob]) -> float | None:
@@ -311,10 +322,10 @@ class SortKey(StrEnum):
 def sort_rows(rows: Iterable[CoverageRow], key: SortKey, now: datetime) -> list[CoverageRow]:
     """Rows in `key`'s order; ties by name. Size and age put the largest/oldest first."""
 
-    def name(row: CoverageRow) -> tuple[str, str]:
-        return (row.mailbox.label.casefold(), row.entity_id)
-
-    listed = sorted(rows, key=name)
+    if key is SortKey.GROUP:  # one sort: the group, then the name
+        order = _GROUP_ORDER
+        return sorted(rows, key=lambda r: (order[r.group], *_name_key(r.mailbox)))
+    listed = sorted(rows, key=lambda r: _name_key(r.mailbox))
     if key is SortKey.NAME:
         return listed
     if key is SortKey.SIZE:
@@ -329,7 +340,7 @@ def sort_rows(rows: Iterable[CoverageRow], key: SortKey, now: datetime) -> list[
             return -(found.total_seconds() if found is not None else float("inf"))
 
         return sorted(listed, key=age)
-    return sorted(listed, key=lambda r: r.group.order)
+    return listed
 
 
 def filter_rows(
@@ -338,6 +349,8 @@ def filter_rows(
     """The rows whose text holds every word of `text`, in `groups` (None: all)."""
     words = text.casefold().split()
     wanted = set(groups) if groups is not None else None
+    if not words and wanted is None:
+        return list(rows)
     return [
         row
         for row in rows
@@ -502,7 +515,9 @@ def project_deadline(
     duration when either is unknown), run `max_running` at a time, largest first."""
     enabled = [row for row in rows if row.enabled]
     finished = list(merge_jobs(jobs).values())
-    left_rows = [row for row in enabled if not row.group.is_out]
+    counts = group_counts(enabled)
+    out = {Group.EXPORTED, Group.VERIFIED}
+    left_rows = [row for row in enabled if row.group not in out]
     recent = [
         j
         for j in finished
@@ -518,9 +533,9 @@ def project_deadline(
         end_of_support=end_of_support,
         days_left=(end_of_support - now.date()).days,
         total=len(enabled),
-        verified=sum(1 for row in enabled if row.group is Group.VERIFIED),
-        exported=sum(1 for row in enabled if row.group.is_out),
-        running=sum(1 for row in enabled if row.group is Group.RUNNING),
+        verified=counts[Group.VERIFIED],
+        exported=counts[Group.EXPORTED] + counts[Group.VERIFIED],
+        running=counts[Group.RUNNING],
         left=len(left_rows),
         pace_per_day=pace,
         finish_at_pace=finish_at_pace,
@@ -553,8 +568,7 @@ def _finish_with_slots(
     # Largest first onto the slot that frees first: a fair estimate of the makespan.
     lanes = [0.0] * max(1, slots)
     for minutes in sorted(needed, reverse=True):
-        lanes.sort()
-        lanes[0] += minutes
+        heapq.heapreplace(lanes, lanes[0] + minutes)
     return now + timedelta(minutes=max(lanes))
 
 

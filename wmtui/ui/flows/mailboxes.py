@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -93,6 +94,7 @@ class MailboxesFlow:
             return
         settings = screen.settings
         names = screen.context.names
+        first_read = self._read_early(region, organization_id)
         source = MailboxesSource(
             region=region,
             organization_id=organization_id,
@@ -104,6 +106,7 @@ class MailboxesFlow:
             queued=partial(self.queued, region, organization_id),
             start=partial(self.start, region, organization_id),
             read_only=settings.read_only,
+            first_read=first_read,
         )
         self.deadline_org = (region, organization_id)
         self._open = MailboxesScreen(source, on_deadline=self._deadline_seen)
@@ -111,6 +114,21 @@ class MailboxesFlow:
 
     def _closed(self, _: None) -> None:
         self._open = None
+
+    def _read_early(self, region: str, organization_id: str) -> Future[CoverageData]:
+        """Start the screen's first read now: its List pages wait on the network while the
+        screen is built and painted from the names cache (the screen takes the answer)."""
+        answer: Future[CoverageData] = Future()
+        known = list(self.screen.board.jobs.values())
+
+        def read() -> None:
+            try:
+                answer.set_result(self._read(region, organization_id, known))
+            except BaseException as exc:  # the screen's worker raises it again
+                answer.set_exception(exc)
+
+        self.screen.run_worker(read, thread=True, group="coverage-first", exit_on_error=False)
+        return answer
 
     def _read(self, region: str, organization_id: str, known: Sequence[ExportJob]) -> CoverageData:
         """From a worker: the organization's mailboxes and jobs, and the saved exports'."""

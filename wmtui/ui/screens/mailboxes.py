@@ -10,6 +10,7 @@ screen's start path: confirmation, the 10 slots, the 24-hour rule, the watch lis
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import ClassVar
@@ -90,15 +91,43 @@ class MailboxesSource:
     start: Callable[[Sequence[CoverageRow], int], None]
     read_only: bool = False
     cutoff: datetime | None = None
+    # The first read, started with the key press so its calls overlap the first paint.
+    first_read: Future[CoverageData] | None = None
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """Rows and deadline worked out from one set of mailboxes and jobs, at one cut-off."""
+
+    mailboxes: list[Mailbox]
+    jobs: list[ExportJob]
+    cutoff: datetime | None
+    rows: list[CoverageRow]
+    deadline: Deadline
+
+
+def group_all(
+    mailboxes: Sequence[Mailbox],
+    jobs: Sequence[ExportJob],
+    *,
+    now: datetime,
+    cutoff: datetime | None,
+    end_of_support: date,
+) -> Grouped:
+    """Pure and thread-safe: the worker groups 5,000 rows off the UI thread with it."""
+    rows = coverage_rows(mailboxes, jobs, now=now, cutoff=cutoff)
+    deadline = project_deadline(rows, jobs, now=now, end_of_support=end_of_support)
+    return Grouped(list(mailboxes), list(jobs), cutoff, rows, deadline)
 
 
 class CoverageRead(Message):
-    """The worker's answer: the organization's mailboxes and jobs, or why not."""
+    """The worker's answer: the organization grouped, or why it was not read."""
 
-    def __init__(self, data: CoverageData | None, error: ServiceError | None) -> None:
+    def __init__(self, grouped: Grouped | None, error: ServiceError | None) -> None:
         super().__init__()
-        self.data = data
+        self.grouped = grouped
         self.error = error
+        self.jobs_error: ServiceError | None = None
 
 
 class MailboxesScreen(Screen[None]):
@@ -109,8 +138,12 @@ class MailboxesScreen(Screen[None]):
     MailboxesScreen #deadline { height: auto; padding: 0 1; border: round $primary; }
     MailboxesScreen #deadline.-warning { border: round $warning; color: $warning; }
     MailboxesScreen #mailboxes { height: 1fr; }
+    MailboxesScreen #mailboxes-filter { display: none; }
+    MailboxesScreen #mailboxes-filter.-open { display: block; }
     """
     BINDINGS: ClassVar[list[BindingType]] = MAILBOXES_BINDINGS
+    # The table has the focus from the first paint (no second layout for a focus change).
+    AUTO_FOCUS = "#mailboxes"
 
     def __init__(self, source: MailboxesSource, *, on_deadline: Callable[[Deadline], None]) -> None:
         super().__init__()
@@ -135,25 +168,30 @@ class MailboxesScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(MailboxTable)
-        self.query_one("#mailboxes-filter", Input).display = False
+        # The read first: its calls wait on the network while the cached rows are painted.
+        self.action_reload()
         self.compute(self.source.cached_mailboxes(), self.source.known_jobs())
-        table.focus()
-        # Read once the cached rows are on screen: the worker's parsing would slow the paint.
-        self.complete = False
-        self.call_after_refresh(self.action_reload)
 
     # ---- rows ----------------------------------------------------------------------------------
 
     def compute(self, mailboxes: Sequence[Mailbox], jobs: Sequence[ExportJob]) -> None:
-        now = self.source.clock()
-        self.jobs_seen = list(jobs)
-        self.mailboxes_seen = list(mailboxes)
-        self.rows = coverage_rows(mailboxes, jobs, now=now, cutoff=self.source.cutoff)
-        self.deadline = project_deadline(
-            self.rows, jobs, now=now, end_of_support=self.source.end_of_support
+        source = self.source
+        self.apply(
+            group_all(
+                mailboxes,
+                jobs,
+                now=source.clock(),
+                cutoff=source.cutoff,
+                end_of_support=source.end_of_support,
+            )
         )
-        self.on_deadline(self.deadline)
+
+    def apply(self, grouped: Grouped) -> None:
+        self.jobs_seen = grouped.jobs
+        self.mailboxes_seen = grouped.mailboxes
+        self.rows = grouped.rows
+        self.deadline = grouped.deadline
+        self.on_deadline(grouped.deadline)
         self.show_rows()
 
     def show_rows(self) -> None:
@@ -233,16 +271,30 @@ class MailboxesScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.complete = False
-        self.read_in_worker(self.source.known_jobs())
+        first, self.source.first_read = self.source.first_read, None
+        self.read_in_worker(self.source.known_jobs(), first)
 
     @work(thread=True, exclusive=True, group="coverage", exit_on_error=False)
-    def read_in_worker(self, known: Sequence[ExportJob]) -> None:
+    def read_in_worker(
+        self, known: Sequence[ExportJob], first: Future[CoverageData] | None = None
+    ) -> None:
+        source = self.source
         try:
-            data: CoverageData | None = self.source.read(known)
-            error: ServiceError | None = None
+            data: CoverageData = first.result() if first is not None else source.read(known)
         except ServiceError as exc:
-            data, error = None, exc
-        self.post_message(CoverageRead(data, error))
+            self.post_message(CoverageRead(None, exc))
+            return
+        # Grouped here, not on the UI thread: the screen only swaps the rows in.
+        grouped = group_all(
+            data.mailboxes,
+            data.jobs,
+            now=source.clock(),
+            cutoff=source.cutoff,
+            end_of_support=source.end_of_support,
+        )
+        message = CoverageRead(grouped, None)
+        message.jobs_error = data.jobs_error
+        self.post_message(message)
 
     def on_coverage_read(self, message: CoverageRead) -> None:
         self.complete = True
@@ -255,16 +307,19 @@ class MailboxesScreen(Screen[None]):
             )
             self.show_header()
             return
-        data = message.data
-        assert data is not None
-        if data.jobs_error is not None:
+        grouped = message.grouped
+        assert grouped is not None
+        if message.jobs_error is not None:
             self.notify(
                 "The jobs were not listed now; saved states are shown: "
-                + sanitize(data.jobs_error.message, limit=300),
+                + sanitize(message.jobs_error.message, limit=300),
                 severity="warning",
                 markup=False,
             )
-        self.compute(data.mailboxes, data.jobs)
+        if grouped.cutoff != self.source.cutoff:  # changed while the worker read
+            self.compute(grouped.mailboxes, grouped.jobs)
+        else:
+            self.apply(grouped)
 
     # ---- actions -------------------------------------------------------------------------------
 
@@ -330,7 +385,7 @@ class MailboxesScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self.query_one("#mailboxes-filter", Input)
-        box.display = True
+        box.add_class("-open")
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -343,13 +398,13 @@ class MailboxesScreen(Screen[None]):
         if event.input.id == "mailboxes-filter":
             event.stop()
             if not event.value:
-                event.input.display = False
+                event.input.remove_class("-open")
             self.query_one(MailboxTable).focus()
 
     def clear_filter(self) -> None:
         box = self.query_one("#mailboxes-filter", Input)
         box.value = ""
-        box.display = False
+        box.remove_class("-open")
         self.filter_text = ""
         self.show_rows()
         self.query_one(MailboxTable).focus()
