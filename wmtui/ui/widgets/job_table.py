@@ -28,7 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from wmtui.ui.widgets.cells import same_look
-from wmtui.ui.widgets.row_lines import RowPainter
+from wmtui.ui.widgets.row_lines import TABLE_LOOK, RowPainter
 from wmtui.ui.widgets.table_columns import (
     COLUMN_KEYS,
     COLUMNS,
@@ -58,49 +58,6 @@ __all__ = [
 
 # Rendered lines: the rows a terminal shows, a few times over (scrolling back finds them).
 _LINE_CACHE_SIZE = 400
-
-
-# DataTable's look (its DEFAULT_CSS in Textual 8.2.8), under this table's own names.
-_LOOK = """
-JobTable {
-    background: $surface;
-    color: $foreground;
-    height: auto;
-    max-height: 100%;
-
-    &:focus {
-        background-tint: $foreground 5%;
-        & > .job-table--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
-        & > .job-table--header {
-            background-tint: $foreground 5%;
-        }
-    }
-    & > .job-table--header {
-        text-style: bold;
-        background: $panel;
-        color: $foreground;
-    }
-    &:ansi > .job-table--header {
-        background: ansi_bright_blue;
-        color: ansi_default;
-    }
-    & > .job-table--cursor {
-        background: $block-cursor-blurred-background;
-        color: $block-cursor-blurred-foreground;
-        text-style: $block-cursor-blurred-text-style;
-    }
-    & > .job-table--header-hover {
-        background: $accent 30%;
-    }
-    & > .job-table--hover {
-        background: $block-hover-background;
-    }
-}
-"""
 
 
 def _empty(cache: LRUCache[Any, Any]) -> None:
@@ -140,7 +97,7 @@ class JobTable(ScrollView, can_focus=True):
         "job-table--hover",
     }
 
-    DEFAULT_CSS = _LOOK
+    DEFAULT_CSS = TABLE_LOOK
 
     class RowHighlighted(Message):
         """The row under the cursor changed: another index, or another job at it."""

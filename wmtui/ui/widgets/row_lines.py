@@ -21,6 +21,48 @@ from textual.strip import Strip
 from wmtui.ui.widgets.table_columns import ALL_COLUMNS as COLUMNS
 from wmtui.ui.widgets.table_columns import CELL_PADDING
 
+# DataTable's look (its DEFAULT_CSS in Textual 8.2.8), under this table's own names.
+TABLE_LOOK = """
+JobTable {
+    background: $surface;
+    color: $foreground;
+    height: auto;
+    max-height: 100%;
+
+    &:focus {
+        background-tint: $foreground 5%;
+        & > .job-table--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .job-table--header {
+            background-tint: $foreground 5%;
+        }
+    }
+    & > .job-table--header {
+        text-style: bold;
+        background: $panel;
+        color: $foreground;
+    }
+    &:ansi > .job-table--header {
+        background: ansi_bright_blue;
+        color: ansi_default;
+    }
+    & > .job-table--cursor {
+        background: $block-cursor-blurred-background;
+        color: $block-cursor-blurred-foreground;
+        text-style: $block-cursor-blurred-text-style;
+    }
+    & > .job-table--header-hover {
+        background: $accent 30%;
+    }
+    & > .job-table--hover {
+        background: $block-hover-background;
+    }
+}
+"""
+
 # Rendered cell texts by content and width, and the same styled for a row (with or without
 # the cursor or the mouse).
 _TEXT_CACHE_SIZE = 4096
