@@ -327,3 +327,16 @@ def test_s3_checks_and_the_doctor_use_the_organizations_profile() -> None:
     doctor = ProfilePreflight(Who("default"), book, Who)  # type: ignore[arg-type]
     target = PreflightTarget(REGION, ORG_B, "bucket", "p", ROLE, KMS)
     assert doctor.run(target) == "client-b"
+
+
+def test_an_organizations_commands_use_the_region_it_is_watched_in(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --region and no default region: the watch list says where the organization is."""
+    b = two_accounts.b
+    ids = [key.job_id for key in b.job_keys()]
+    assert main(["add", "--profile", b.profile, b.organization_id, *ids]) == 0
+    capsys.readouterr()
+    # Read from b's account: its mailboxes, not all exported yet (exit 1), not "no region" (253).
+    assert main(["coverage", b.organization_id, "--json"]) == 1
+    assert "alice" in capsys.readouterr().out

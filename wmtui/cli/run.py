@@ -6,11 +6,11 @@ Subcommands never import textual: `wmtui status` from cron stays light.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -183,7 +183,7 @@ def _run(argv: list[str]) -> int:
             return _run_tui(backend)
         run = command_function(command)
         if command not in _READS_THE_WATCH_LIST_ITSELF:
-            _learn_profiles(backend)
+            _learn_profiles(backend, getattr(args, "organization_id", None))
         try:
             return run(args, backend)
         finally:
@@ -197,11 +197,20 @@ def _run(argv: list[str]) -> int:
 _READS_THE_WATCH_LIST_ITSELF = frozenset({"add", "remove", "list", "status", "log"})
 
 
-def _learn_profiles(backend: Backend) -> None:
-    """Read the watch list so each organization's calls go to its profile's account; a
-    broken list is said by the commands that need it, never here."""
-    with contextlib.suppress(WatchListError, OSError):
-        backend.watchlist.load()
+def _learn_profiles(backend: Backend, organization_id: object) -> None:
+    """Read the watch list so each organization's calls go to its profile's account, and,
+    without --region, a watched organization's commands use the region it is watched in
+    (its profile's region may differ from the default's). A broken list is said by the
+    commands that need it, never here."""
+    try:
+        watched = backend.watchlist.load()
+    except (WatchListError, OSError):
+        return
+    if backend.settings.region or not isinstance(organization_id, str):
+        return
+    region = next((k.region for k in watched if k.organization_id == organization_id), None)
+    if region is not None:
+        backend.settings = replace(backend.settings, region=region)
 
 
 def main(argv: list[str] | None = None) -> int:
