@@ -98,8 +98,14 @@ def learn_names(
     entities it does not know. Names are a nicety: a failure is a warning, never an exit code."""
     names = backend.names
     skipped = set(skip)
+    router = backend.router
+    # A problem with a profile's credentials is said once; its other organizations are skipped.
+    failed_profiles: set[str] = set()
     for (region, organization), wanted in entity_ids.items():
         if (region, organization) in skipped:
+            continue
+        label = router.label_of(region, organization) if router is not None else ""
+        if label in failed_profiles:
             continue
         try:
             names.refresh_org(backend.service, region, organization)
@@ -110,7 +116,7 @@ def learn_names(
                 f"read, showing IDs: {plain(exc.message)}"
             )
             if exc.kind.affects_all:
-                break
+                failed_profiles.add(label)
     warn_names_problem(backend)
 
 

@@ -185,9 +185,13 @@ def learn_names(backend: Backend, learner: NameLearner, report: StatusReport) ->
     skip = report.failed_orgs
     outcome = learner.learn(backend.service, wanted, skip=skip) if wanted else NamesOutcome()
     failures = {**report.early_names.failures, **outcome.failures}
+    router = backend.router
+    # A problem with a profile's credentials is said once, not for each of its organizations.
+    failed_profiles: set[str] = set()
     for org in wanted:
         error = failures.get(org)
-        if error is None or org in skip:
+        label = router.label_of(*org) if router is not None else ""
+        if error is None or org in skip or label in failed_profiles:
             continue
         said = error.message if isinstance(error, ServiceError) else str(error)
         note(
@@ -195,7 +199,7 @@ def learn_names(backend: Backend, learner: NameLearner, report: StatusReport) ->
             f"showing IDs: {plain(said)}"
         )
         if isinstance(error, ServiceError) and error.kind.affects_all:
-            break
+            failed_profiles.add(label)
     warn_names_problem(backend)
 
 
