@@ -331,7 +331,8 @@ def sort_rows(rows: Iterable[CoverageRow], key: SortKey, now: datetime) -> list[
     if key is SortKey.SIZE:
         return sorted(listed, key=lambda r: -(r.size_mb if r.size_mb is not None else -1.0))
     if key is SortKey.STATE:
-        return sorted(listed, key=lambda r: r.job.state.value if r.job is not None else "")
+        # Rows without a job ("—") after every state.
+        return sorted(listed, key=lambda r: r.job.state.value if r.job is not None else "~")
     if key is SortKey.AGE:
 
         def age(row: CoverageRow) -> float:

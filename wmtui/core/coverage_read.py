@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from wmtui.core.destinations import STATE_KEY
 from wmtui.core.export import ExportSnapshot, MailboxStatus
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.names import NameDirectory
 from wmtui.core.service import ExportService, ServiceError
+from wmtui.core.settings import load_ui_state
 
 
 @dataclass
@@ -92,3 +95,49 @@ def read_coverage(
         data.jobs_error = exc
     data.jobs = jobs
     return data
+
+
+@dataclass
+class KnownOrganization:
+    """An organization wmtui has met, and where: to pick one for the mailboxes screen."""
+
+    region: str
+    organization_id: str
+    sources: list[str] = field(default_factory=list)  # "watch list", "names cache", ...
+    mailboxes: int = 0  # as many as the names cache knows
+
+
+def known_organizations(
+    *,
+    watched: Iterable[JobKey],
+    names: NameDirectory,
+    config_dir: Path,
+    exports: Iterable[ExportSnapshot] = (),
+) -> list[KnownOrganization]:
+    """Every organization of the watch list, the names cache, the remembered destinations and
+    the saved organization exports, once each, the watch list's first."""
+    found: dict[tuple[str, str], KnownOrganization] = {}
+
+    def add(region: str, organization_id: str, source: str) -> None:
+        if not region or not organization_id:
+            return
+        known = found.setdefault(
+            (region, organization_id), KnownOrganization(region, organization_id)
+        )
+        if source not in known.sources:
+            known.sources.append(source)
+
+    for key in watched:
+        add(key.region, key.organization_id, "watch list")
+    for region, organization_id in names.organizations():
+        add(region, organization_id, "names cache")
+    remembered = load_ui_state(config_dir).get(STATE_KEY)
+    if isinstance(remembered, dict):
+        for organization_id, data in reversed(list(remembered.items())):
+            if isinstance(data, dict) and isinstance(data.get("region"), str):
+                add(data["region"], str(organization_id), "destination")
+    for snapshot in exports:
+        add(snapshot.spec.region, snapshot.spec.organization_id, "organization export")
+    for known in found.values():
+        known.mailboxes = len(names.mailboxes(known.region, known.organization_id))
+    return list(found.values())

@@ -164,6 +164,12 @@ class NameDirectory:
             org = self._orgs.get(_org_key(region, organization_id))
             return dict(org.by_id) if org is not None else {}
 
+    def organizations(self) -> list[tuple[str, str]]:
+        """(region, organization) of every organization whose names are known."""
+        with self._lock:
+            self._ensure_loaded()
+            return [(key.partition("/")[0], key.partition("/")[2]) for key in self._orgs]
+
     def fetched_at(self, region: str, organization_id: str) -> datetime | None:
         """When the organization's directory was last listed; None if never."""
         with self._lock:

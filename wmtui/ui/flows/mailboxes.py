@@ -22,7 +22,7 @@ from rich.text import Text
 from textual.timer import Timer
 
 from wmtui.core.coverage import MAX_RUNNING, CoverageRow, Deadline, eligible_words, plan_starts
-from wmtui.core.coverage_read import CoverageData, read_coverage
+from wmtui.core.coverage_read import CoverageData, known_organizations, read_coverage
 from wmtui.core.destinations import Destination, remembered_destination
 from wmtui.core.export import find_exports
 from wmtui.core.export_list import ExportSummary, export_summaries
@@ -32,6 +32,7 @@ from wmtui.ui.flows.calls import call_service
 from wmtui.ui.flows.start import LIMITS_NOTE, NOTIFY_TIMEOUT, start_refusal, where_to_start
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.coverage_dialogs import OrganizationPicker
 from wmtui.ui.screens.mailboxes import MailboxesScreen, MailboxesSource
 from wmtui.ui.screens.org_exports import OrgExportsScreen
 
@@ -77,20 +78,21 @@ class MailboxesFlow:
         self.in_flight: set[QueueKey] = set()
         self.deadline: Deadline | None = None
         self.deadline_org: tuple[str, str] | None = None
+        # The cut-off set on the screen, per organization, while the app runs.
+        self.cutoffs: dict[tuple[str, str], datetime | None] = {}
         self._timer: Timer | None = None
         self._open: MailboxesScreen | None = None
         self.exports: list[ExportSummary] = []
 
     # ---- the screen ----------------------------------------------------------------------------
 
-    def open(self) -> None:
+    def open(self, chosen: tuple[str, str] | None = None) -> None:
+        """The mailboxes of `chosen`, else of the selected job's organization (or the last one
+        used); with none of them, the organizations wmtui knows to pick from."""
         screen = self.screen
-        region, organization_id = where_to_start(screen)
+        region, organization_id = chosen or where_to_start(screen)
         if not organization_id:
-            screen.notify(
-                "No organization yet: select a job (or start one with n) and press m again.",
-                markup=False,
-            )
+            self.pick()
             return
         settings = screen.settings
         names = screen.context.names
@@ -106,7 +108,10 @@ class MailboxesFlow:
             queued=partial(self.queued, region, organization_id),
             start=partial(self.start, region, organization_id),
             read_only=settings.read_only,
+            cutoff=self.cutoffs.get((region, organization_id)),
             first_read=first_read,
+            pick_organization=self.pick,
+            remember_cutoff=partial(self._remember_cutoff, region, organization_id),
         )
         self.deadline_org = (region, organization_id)
         self._open = MailboxesScreen(source, on_deadline=self._deadline_seen)
@@ -114,6 +119,30 @@ class MailboxesFlow:
 
     def _closed(self, _: None) -> None:
         self._open = None
+
+    def _remember_cutoff(self, region: str, organization_id: str, cutoff: datetime | None) -> None:
+        self.cutoffs[(region, organization_id)] = cutoff
+
+    def pick(self) -> None:
+        """Ask which organization: those wmtui knows, or one typed."""
+        screen = self.screen
+        settings = screen.settings
+        known = known_organizations(
+            watched=screen.board.watched,
+            names=screen.context.names,
+            config_dir=settings.config_dir,
+            exports=[summary.snapshot for summary in self.exports],
+        )
+        region = where_to_start(screen)[0]
+        screen.app.push_screen(OrganizationPicker(known, region), self._picked)
+
+    def _picked(self, chosen: tuple[str, str] | None) -> None:
+        if chosen is None:
+            return
+        if self._open is not None:
+            # One mailboxes screen at a time: the new organization's replaces the open one.
+            self._open.dismiss(None)
+        self.open(chosen)
 
     def _read_early(self, region: str, organization_id: str) -> Future[CoverageData]:
         """Start the screen's first read now: its List pages wait on the network while the

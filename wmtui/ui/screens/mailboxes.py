@@ -30,6 +30,7 @@ from wmtui.core.coverage import (
     Group,
     SortKey,
     coverage_rows,
+    cutoff_instant,
     eligible_words,
     filter_rows,
     group_counts,
@@ -43,6 +44,7 @@ from wmtui.core.display import relative_time
 from wmtui.core.models import ExportJob, Mailbox
 from wmtui.core.service import ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
+from wmtui.ui.screens.coverage_dialogs import CutoffChoice, CutoffScreen
 from wmtui.ui.widgets.mailbox_table import MailboxTable
 
 MAILBOXES_BINDINGS: list[BindingType] = [
@@ -52,7 +54,10 @@ MAILBOXES_BINDINGS: list[BindingType] = [
     Binding("R", "retry_failed", "Retry failed", tooltip="Start again every failed mailbox"),
     Binding("slash", "filter", "Filter", tooltip="Filter on every column"),
     Binding("s", "cycle_sort", "Sort", tooltip="Sort by group, name, size, state, age"),
+    Binding("S", "reverse_sort", "Reverse sort", show=False, tooltip="The same sort, reversed"),
     Binding("g", "cycle_group", "Group", tooltip="Show one group at a time, or all"),
+    Binding("c", "cutoff", "Cut-off", tooltip="Set the cut-off date: exports before it are stale"),
+    Binding("o", "pick_organization", "Org", tooltip="Show the mailboxes of another organization"),
     Binding("r", "reload", "Refresh", tooltip="Read the organization's mailboxes and jobs again"),
 ]
 # (label, width): set widths, so 5,000 rows are never measured.
@@ -93,6 +98,10 @@ class MailboxesSource:
     cutoff: datetime | None = None
     # The first read, started with the key press so its calls overlap the first paint.
     first_read: Future[CoverageData] | None = None
+    # Ask for another organization (the flow opens it instead of this one).
+    pick_organization: Callable[[], None] | None = None
+    # Told of a new cut-off, so the organization keeps it while the app runs.
+    remember_cutoff: Callable[[datetime | None], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,7 @@ class MailboxesScreen(Screen[None]):
         self.shown: list[CoverageRow] = []
         self.marked: set[str] = set()
         self.sort_key = SortKey.GROUP
+        self.reverse = False
         self.group_filter: Group | None = None
         self.filter_text = ""
         self.deadline: Deadline | None = None
@@ -200,6 +210,8 @@ class MailboxesScreen(Screen[None]):
         selected = self.selected_row()
         groups = [self.group_filter] if self.group_filter is not None else None
         self.shown = sort_rows(filter_rows(self.rows, self.filter_text, groups), self.sort_key, now)
+        if self.reverse:
+            self.shown.reverse()
         queued = self.source.queued()
         shown = self.shown
         table.set_rows(len(shown), lambda index: self.cells_of(shown[index], now, queued))
@@ -244,6 +256,10 @@ class MailboxesScreen(Screen[None]):
         title.append("\n")
         title.append(" · ".join(f"{counts[g]} {g.value}" for g in Group if counts[g]))
         title.append(f"\nsort: {self.sort_key.value}", style="dim")
+        if self.reverse:
+            title.append(" (reversed)", style="dim")
+        cutoff = source.cutoff
+        title.append(f" · cut-off: {cutoff:%Y-%m-%d}" if cutoff else " · no cut-off", style="dim")
         if self.group_filter is not None:
             title.append(f" · group: {self.group_filter.value}", style="dim")
         if self.filter_text:
@@ -324,7 +340,8 @@ class MailboxesScreen(Screen[None]):
     # ---- actions -------------------------------------------------------------------------------
 
     def action_close(self) -> None:
-        if self.query_one("#mailboxes-filter", Input).has_focus:
+        # As on the jobs screen: Esc clears a filter (typed or kept) before it goes back.
+        if self.filter_text or self.query_one("#mailboxes-filter", Input).has_focus:
             self.clear_filter()
             return
         self.dismiss(None)
@@ -377,6 +394,28 @@ class MailboxesScreen(Screen[None]):
     def action_cycle_sort(self) -> None:
         self.sort_key = self.sort_key.next()
         self.show_rows()
+
+    def action_reverse_sort(self) -> None:
+        self.reverse = not self.reverse
+        self.show_rows()
+
+    def action_cutoff(self) -> None:
+        cutoff = self.source.cutoff
+        self.app.push_screen(
+            CutoffScreen(cutoff.date() if cutoff is not None else None), self.cutoff_chosen
+        )
+
+    def cutoff_chosen(self, choice: CutoffChoice | None) -> None:
+        if choice is None:
+            return
+        self.source.cutoff = cutoff_instant(choice.day)
+        if self.source.remember_cutoff is not None:
+            self.source.remember_cutoff(self.source.cutoff)
+        self.compute(self.mailboxes_seen, self.jobs_seen)
+
+    def action_pick_organization(self) -> None:
+        if self.source.pick_organization is not None:
+            self.source.pick_organization()
 
     def action_cycle_group(self) -> None:
         at = GROUP_CYCLE.index(self.group_filter)
