@@ -108,7 +108,7 @@ class _Named:
 
 def test_the_router_sends_each_organization_to_its_profile() -> None:
     book = ProfileBook()
-    book.learn({(REGION, ORG_B): "client-b"})
+    book.learn({(REGION, ORG_B): "client-b"}, [(REGION, ORG_A), (REGION, ORG_B)])
     made: list[str] = []
 
     def make(profile: str) -> _Named:
@@ -131,6 +131,8 @@ def test_the_router_sends_each_organization_to_its_profile() -> None:
     assert router.account_label(REGION, ORG_B) == "111111111118"
     assert router.account_label(REGION, ORG_A) == "default"
     assert router.target == "profiles client-b, default"
+    book.learn({(REGION, ORG_B): "client-b"}, [(REGION, ORG_B)])
+    assert router.target == "profiles client-b"  # no job uses the default chain
 
 
 def test_account_ids_and_the_profile_filter_words() -> None:

@@ -48,11 +48,20 @@ class ProfileBook:
         self._lock = threading.Lock()
         self._from_file: dict[OrgKey, str] = {}
         self._assigned: dict[OrgKey, str | None] = {}
+        # Whether the watch list holds an organization with no profile (the default chain's).
+        self._unowned = False
 
-    def learn(self, owners: Mapping[OrgKey, str]) -> None:
-        """What the watch list says now (organization -> profile)."""
+    def learn(self, owners: Mapping[OrgKey, str], organizations: Iterable[OrgKey] = ()) -> None:
+        """What the watch list says now: organization -> profile, and every organization."""
         with self._lock:
             self._from_file = dict(owners)
+            self._unowned = any(org not in owners for org in organizations)
+
+    @property
+    def has_default(self) -> bool:
+        """True when some watched organization uses the default chain."""
+        with self._lock:
+            return self._unowned
 
     def assign(self, region: str, organization_id: str, profile: str | None) -> None:
         """The user chose `profile` for this organization (None: the default chain)."""
@@ -222,8 +231,8 @@ class ProfileRouter:
         named = self.book.profiles()
         if not named or named == [self.default_profile]:
             return self.default.target
-        labels = sorted({self.label(None), *named})
-        return "profiles " + ", ".join(labels)
+        labels = {*named, self.label(None)} if self.book.has_default else set(named)
+        return "profiles " + ", ".join(sorted(labels))
 
     def describe_job(self, key: JobKey) -> ExportJob:
         return self.service_for(key.region, key.organization_id).describe_job(key)

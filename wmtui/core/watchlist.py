@@ -132,12 +132,15 @@ class _Contents:
 
     def owners(self) -> dict[OrgKey, str]:
         """Each organization's profile: the first entry (in key order) that names one."""
-        found: dict[OrgKey, str] = {}
-        for key in sorted(self.entries, key=_key_order):
-            profile = self.entries[key].profile
-            if profile is not None:
-                found.setdefault((key.region, key.organization_id), profile)
-        return found
+        found: dict[OrgKey, tuple[tuple[str, str, str], str]] = {}
+        for key, entry in self.entries.items():
+            if entry.profile is None:
+                continue  # an old file: no entry names one, and this loop is all it costs
+            org, order = (key.region, key.organization_id), _key_order(key)
+            known = found.get(org)
+            if known is None or order < known[0]:
+                found[org] = (order, entry.profile)
+        return {org: profile for org, (_, profile) in found.items()}
 
 
 def _key_order(key: JobKey) -> tuple[str, str, str]:
@@ -202,8 +205,14 @@ class WatchList:
         except JSONProblem as exc:
             raise self._corrupt(str(exc)) from None
         contents = self._parse(document)
-        self.profiles.learn(contents.owners())
+        self._tell_profiles(contents)
         return contents
+
+    def _tell_profiles(self, contents: _Contents) -> None:
+        owners = contents.owners()
+        # Which organizations use the default chain matters only once some name a profile.
+        orgs = {(key.region, key.organization_id) for key in contents.entries} if owners else ()
+        self.profiles.learn(owners, orgs)
 
     def owners(self) -> dict[OrgKey, str]:
         """Each watched organization's profile (those with one), read from the file now."""
@@ -357,7 +366,7 @@ class WatchList:
                     for key in wanted:
                         contents.entries[key].profile = profile
                 self._write(contents)
-                self.profiles.learn(contents.owners())
+                self._tell_profiles(contents)
             return added
 
     def remove(self, keys: Iterable[JobKey]) -> list[JobKey]:
@@ -374,7 +383,7 @@ class WatchList:
                 for key in removed:
                     del contents.entries[key]
                 self._write(contents)
-                self.profiles.learn(contents.owners())
+                self._tell_profiles(contents)
             return removed
 
     def move_aside(self) -> Path:
