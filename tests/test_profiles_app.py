@@ -7,6 +7,7 @@ Two emulators on 127.0.0.1 stand for the two accounts (tests/profiles_fixtures.p
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.profiles_fixtures import TwoAccounts, two_accounts_on_loopback
+from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
 from wmtui.core.models import JobKey
 from wmtui.core.settings import load_settings
 from wmtui.emulator.server import EmulatorServer
@@ -145,3 +146,51 @@ async def test_the_add_dialog_picks_a_profile_from_the_aws_config_file(
         assert backend.watchlist.owners() == {(key.region, key.organization_id): "client-b"}
         # Read with client-b's keys from b's account.
         assert cell(app, key, "state") in ("● RUNNING", "✔ COMPLETED")
+
+
+def test_two_accounts_snapshot(snap_compare: Any, tmp_path: Path) -> None:
+    """The jobs of two profiles: the Account column first, client-a's account ID known from
+    STS, client-b's name standing for its account until STS says."""
+    from test_snapshots import SIZE, settled
+    from test_ui_fakes import ORG, ORG2, FakeService, fixed_clock, make_job, people
+
+    from wmtui.core.cache import JobCache
+    from wmtui.core.models import JobState
+    from wmtui.core.profiles import ProfileBook, ProfileRouter
+    from wmtui.core.settings import Settings
+    from wmtui.core.watchlist import WatchList
+
+    class KnownAccount(FakeService):
+        def caller_arn(self) -> str:
+            return "arn:aws:iam::111122223333:user/admin"
+
+    a_jobs = [
+        make_job(1, progress=42, started_ago=timedelta(minutes=25)),
+        make_job(2, state=JobState.COMPLETED, started_ago=timedelta(hours=5)),
+    ]
+    b_jobs = [
+        make_job(3, progress=87, started_ago=timedelta(hours=2), org=ORG2),
+        make_job(4, state=JobState.COMPLETED, started_ago=timedelta(days=2), org=ORG2),
+    ]
+    services = {
+        "client-a": KnownAccount(a_jobs, mailboxes=people(2)),
+        "client-b": FakeService(b_jobs),
+    }
+    book = ProfileBook()
+    router = ProfileRouter(FakeService(), book, services.__getitem__)
+    watchlist = WatchList(tmp_path / "config" / "watchlist.json", profiles=book)
+    watchlist.add([job.key for job in a_jobs], profile="client-a")
+    watchlist.add([job.key for job in b_jobs], profile="client-b")
+    settings = Settings(
+        config_dir=tmp_path / "config",
+        cache_dir=tmp_path / "cache",
+        data_dir=tmp_path / "data",
+        region=REGION,
+        clipboard="osc52",
+    )
+    cache = JobCache(tmp_path / "cache" / "jobs.json")
+    app = WmtuiApp(router, watchlist, cache, settings, clock=fixed_clock)  # type: ignore[arg-type]
+    app.cursor_blink = False
+    app.describe_delay = 0
+    assert ORG != ORG2
+    assert snap_compare(app, terminal_size=SIZE, run_before=settled())
