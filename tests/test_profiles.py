@@ -230,6 +230,11 @@ def test_start_cancel_and_report_act_with_the_organizations_profile(
     assert main(["cancel", "--yes", b.organization_id, job_id]) == 0
     assert f"cancelled: {REGION}/{b.organization_id}/{job_id}" in capsys.readouterr().out
 
+    # The trail says which profile acted, for the start and the cancel alike.
+    assert main(["log", "--json"]) == 0
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert {entry["profile"] for entry in logged if entry.get("job_id") == job_id} == {"client-b"}
+
     assert main(["report", b.organization_id, "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {row["Profile"] for row in rows} == {"client-b"}
