@@ -129,7 +129,10 @@ def _report(
     for label, error in sorted(result.profile_errors.items()):
         codes.append(error.exit_code)
         other_errors.append({"scope": "profile", "profile": label, **error_object(error)})
-        shown.append(error_line(f"profile {label}: {error.message}", error.fix))
+        # Said with the profile's name, unless the message names it already.
+        named = f"profile {label}" in error.message
+        said = error.message if named else f"profile {label}: {error.message}"
+        shown.append(error_line(said, error.fix))
     for (region, organization), error in sorted(result.org_errors.items()):
         if id(error) in profile_wide:
             continue
