@@ -194,3 +194,37 @@ def test_two_accounts_snapshot(snap_compare: Any, tmp_path: Path) -> None:
     app.describe_delay = 0
     assert ORG != ORG2
     assert snap_compare(app, terminal_size=SIZE, run_before=settled())
+
+
+async def test_the_import_dialog_lists_and_imports_with_the_picked_profile(
+    two_accounts: TwoAccounts,
+) -> None:
+    from textual.widgets import OptionList, Select, SelectionList
+
+    b = two_accounts.b
+    backend = open_backend(load_settings({}))
+    app = build_app(backend)
+    app.cursor_blink = False
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("i")
+        await settle(app, pilot)
+        dialog = app.screen
+        # The default chain has no keys here: the organizations cannot be listed with it.
+        assert not dialog.query_one("#import-organizations", OptionList).display
+        dialog.query_one("#import-profile", Select).value = "client-b"
+        await settle(app, pilot)
+        organizations = dialog.query_one("#import-organizations", OptionList)
+        assert organizations.display and organizations.option_count == 1
+        organization = dialog.query_one("#import-organization", Input)
+        organization.value = b.organization_id
+        organization.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        jobs = dialog.query_one("#import-jobs", SelectionList)
+        assert jobs.option_count == 2
+        jobs.select_all()
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert backend.watchlist.owners() == {(REGION, b.organization_id): "client-b"}
+        assert set(backend.watchlist.load()) == set(b.job_keys())
