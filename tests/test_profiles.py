@@ -348,3 +348,33 @@ def test_an_organizations_commands_use_the_region_it_is_watched_in(
     # Read from b's account: its mailboxes, not all exported yet (exit 1), not "no region" (253).
     assert main(["coverage", b.organization_id, "--json"]) == 1
     assert "alice" in capsys.readouterr().out
+
+
+def test_a_refresh_keeps_one_profiles_credentials_problem_to_its_own_jobs() -> None:
+    from wmtui.core.board import JobBoard
+    from wmtui.core.models import ExportJob, JobState
+    from wmtui.core.refresh import RefreshPlanner
+    from wmtui.core.service import ErrorKind, ServiceError
+
+    class Working:
+        def describe_job(self, key: JobKey) -> ExportJob:
+            return ExportJob(key=key, state=JobState.RUNNING, estimated_progress=50)
+
+    class Expired:
+        def describe_job(self, key: JobKey) -> ExportJob:
+            raise ServiceError(ErrorKind.SSO_TOKEN, "the SSO session of client-b has expired")
+
+    book = ProfileBook()
+    book.learn({(REGION, ORG_B): "client-b"}, [(REGION, ORG_A), (REGION, ORG_B)])
+    router = ProfileRouter(Working(), book, lambda profile: Expired())  # type: ignore[arg-type,return-value]
+    a_key, b_key = JobKey(REGION, ORG_A, "job-a"), JobKey(REGION, ORG_B, "job-b")
+    result = RefreshPlanner().refresh(router, [a_key, b_key], {})  # type: ignore[arg-type]
+    assert result.global_error is None
+    assert set(result.jobs) == {a_key}
+    assert list(result.profile_errors) == ["client-b"]
+    assert result.org_errors[(REGION, ORG_B)].kind is ErrorKind.SSO_TOKEN
+    board = JobBoard()
+    board.set_watched([a_key, b_key])
+    board.apply(result)
+    assert board.error_for(b_key) is not None and board.error_for(a_key) is None
+    assert board.profile_errors == result.profile_errors
