@@ -29,9 +29,9 @@ from wmtui.core.coverage import (
     filter_rows,
     group_counts,
     plan_starts,
-    project_deadline,
     sort_rows,
 )
+from wmtui.core.deadline import project_deadline
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.verification import Outcome, Verification
 

@@ -13,19 +13,19 @@ from typing import Any
 
 from wmtui.cli.arguments import resolve_region
 from wmtui.cli.errors import EXIT_BAD_PARAMETERS, EXIT_OK, CliError
+from wmtui.cli.notifications import profile_of, send_events
 from wmtui.cli.output import error_line, json_dump, note, plain, say, table_lines
 from wmtui.core.coverage import (
     CoverageRow,
-    Deadline,
     Group,
     all_covered,
     coverage_rows,
     cutoff_instant,
     group_counts,
-    project_deadline,
     row_note,
     size_text,
 )
+from wmtui.core.deadline import Deadline, deadline_risk_event, project_deadline
 from wmtui.core.display import iso_timestamp, relative_time
 from wmtui.core.models import now_utc, validate_organization_id
 from wmtui.factory import Backend
@@ -93,6 +93,11 @@ def cmd_coverage(args: argparse.Namespace, backend: Backend) -> int:
         say(json_dump(_document(organization, region, cutoff_day, rows, deadline, now)))
     else:
         _print_text(rows, deadline, now)
+    risk = deadline_risk_event(
+        deadline, region=region, organization_id=organization, now=now, profile=profile_of(backend)
+    )
+    if risk is not None:
+        send_events(backend, [risk])
     if data.jobs_error is not None:
         return data.jobs_error.exit_code
     return EXIT_OK if all_covered(rows) else EXIT_NOT_COVERED

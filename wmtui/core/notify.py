@@ -383,9 +383,10 @@ def deadline_event(
     detail: str | None = None,
     profile: str | None = None,
     time: datetime | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Event:
-    """A hook for the deadline checks (issue 14): once per subject (a job or organization)
-    and day the risk is judged on."""
+    """The deadline at risk (wmtui.core.deadline.deadline_risk_event): once per subject (a job
+    or organization) and `day` (the end of support and why it is at risk)."""
     return Event(
         event=DEADLINE_RISK,
         id=f"{DEADLINE_RISK}:{subject}:{day}",
@@ -396,4 +397,5 @@ def deadline_event(
         job_id=job_id,
         state="AT_RISK",
         error_info=detail,
+        extra=dict(extra or {}),
     )

@@ -9,6 +9,7 @@ screen is shown.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 import weakref
 from collections.abc import Sequence
@@ -21,15 +22,18 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.timer import Timer
 
-from wmtui.core.coverage import MAX_RUNNING, CoverageRow, Deadline, eligible_words, plan_starts
+from wmtui.core.coverage import MAX_RUNNING, CoverageRow, eligible_words, plan_starts
 from wmtui.core.coverage_read import CoverageData, known_organizations, read_coverage
+from wmtui.core.deadline import Deadline, deadline_risk_event
 from wmtui.core.destinations import Destination, remembered_destination
 from wmtui.core.export import find_exports
 from wmtui.core.export_list import ExportSummary, export_summaries
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
+from wmtui.core.notify import Notifier, notify_state_path, problems
 from wmtui.core.service import ErrorKind, ServiceError
 from wmtui.ui.flows.calls import call_service
 from wmtui.ui.flows.start import LIMITS_NOTE, NOTIFY_TIMEOUT, start_refusal, where_to_start
+from wmtui.ui.notifications import profile_of
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.coverage_dialogs import OrganizationPicker
@@ -78,6 +82,8 @@ class MailboxesFlow:
         self.in_flight: set[QueueKey] = set()
         self.deadline: Deadline | None = None
         self.deadline_org: tuple[str, str] | None = None
+        # deadline_risk events handed to the notifier in this run (it keeps them for good).
+        self.risks_told: set[str] = set()
         # The cut-off set on the screen, per organization, while the app runs.
         self.cutoffs: dict[tuple[str, str], datetime | None] = {}
         self._timer: Timer | None = None
@@ -174,10 +180,41 @@ class MailboxesFlow:
             snapshots=snapshots,
         )
 
-    def _deadline_seen(self, deadline: Deadline) -> None:
+    def _deadline_seen(self, deadline: Deadline, complete: bool) -> None:
         self.deadline = deadline
         if self.screen.widgets_alive():
             self.screen.update_status()
+        if complete and self.deadline_org is not None:
+            self._tell_deadline_risk(deadline, *self.deadline_org)
+
+    def _tell_deadline_risk(self, deadline: Deadline, region: str, organization_id: str) -> None:
+        """deadline_risk to the notify_command, once (the notifier remembers it across
+        restarts and processes); judged only on a complete read, never the cached first paint."""
+        screen = self.screen
+        settings = screen.settings
+        if not settings.notify_command:
+            return
+        event = deadline_risk_event(
+            deadline,
+            region=region,
+            organization_id=organization_id,
+            now=screen.clock(),
+            profile=profile_of(screen.service, settings),
+        )
+        if event is None or event.id in self.risks_told:
+            return
+        self.risks_told.add(event.id)
+        notifier = Notifier(settings.notify_command, notify_state_path(settings.data_dir))
+        app = screen.app
+
+        def deliver() -> None:
+            for problem in problems(notifier.send([event])):
+                with contextlib.suppress(RuntimeError):  # the app ended meanwhile
+                    app.call_from_thread(
+                        app.notify, sanitize(problem, limit=300), severity="warning", markup=False
+                    )
+
+        screen.run_worker(deliver, thread=True, group="notify", exit_on_error=False)
 
     def status_text(self) -> tuple[str, bool] | None:
         """The status line's running organization exports and short deadline form, and whether

@@ -26,7 +26,6 @@ from textual.widgets import Footer, Input, Static
 from wmtui.core.coverage import (
     DISABLED_WHY,
     CoverageRow,
-    Deadline,
     Group,
     SortKey,
     coverage_rows,
@@ -34,12 +33,12 @@ from wmtui.core.coverage import (
     eligible_words,
     filter_rows,
     group_counts,
-    project_deadline,
     row_note,
     size_text,
     sort_rows,
 )
 from wmtui.core.coverage_read import CoverageData
+from wmtui.core.deadline import Deadline, project_deadline
 from wmtui.core.display import relative_time
 from wmtui.core.models import ExportJob, Mailbox
 from wmtui.core.service import ServiceError
@@ -154,7 +153,9 @@ class MailboxesScreen(Screen[None]):
     # The table has the focus from the first paint (no second layout for a focus change).
     AUTO_FOCUS = "#mailboxes"
 
-    def __init__(self, source: MailboxesSource, *, on_deadline: Callable[[Deadline], None]) -> None:
+    def __init__(
+        self, source: MailboxesSource, *, on_deadline: Callable[[Deadline, bool], None]
+    ) -> None:
         super().__init__()
         self.source = source
         self.on_deadline = on_deadline
@@ -201,7 +202,8 @@ class MailboxesScreen(Screen[None]):
         self.mailboxes_seen = grouped.mailboxes
         self.rows = grouped.rows
         self.deadline = grouped.deadline
-        self.on_deadline(grouped.deadline)
+        # Told whether the organization was read (not only the cached rows of the first paint).
+        self.on_deadline(grouped.deadline, self.complete)
         self.show_rows()
 
     def show_rows(self) -> None:
