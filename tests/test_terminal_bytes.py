@@ -23,7 +23,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from wmtui.ui.app import WmtuiApp
-from wmtui.ui.widgets.detail import DetailPane
+from wmtui.ui.widgets.detail import DetailPane, TextLines
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusLine
 
@@ -179,3 +179,33 @@ async def test_a_minute_without_a_refresh_due_changes_the_status_line_once_at_mo
             screen.update_status()
             shown.append(str(status.content))
         assert len(set(shown)) <= 2, sorted(set(shown))
+
+
+async def test_under_the_mailboxes_screen_the_jobs_view_waits_and_then_shows_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh while the mailboxes screen covers the jobs view repaints nothing of it (its
+    repaints would be sent as the mailboxes screen again); back on it, the news is there."""
+    clock = Clock()
+    app, service = standard_app(tmp_path, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        jobs_screen = app.jobs_screen
+        assert app.screen is not jobs_screen
+        service.set_job(replace(service.jobs[key(1)], estimated_progress=96))
+        clock.now += timedelta(minutes=3)
+        with watching(app, monkeypatch) as seen:
+            jobs_screen.start_refresh()
+            await settle(app, pilot)
+        held = (JobTable, StatusLine, TextLines)
+        assert [w for w, _, _ in seen.calls if isinstance(w, held)] == []
+        table = jobs_screen.query_one(JobTable)
+        assert "96%" in table.get_cell(str(key(1)), "progress").plain
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is jobs_screen
+        shown = app.export_screenshot()
+        assert "96%" in shown
+        assert "refreshed" in shown and "just" in shown

@@ -29,6 +29,7 @@ from wmtui.ui.widgets.cells import (
     short_span,
     timestamp,
 )
+from wmtui.ui.widgets.covered import HeldWhileCovered
 from wmtui.ui.widgets.verification_cells import verification_lines
 
 _LABEL_WIDTH = 13
@@ -221,7 +222,7 @@ def _when(value: datetime | None, now: datetime) -> Text:
     return Text(f"{timestamp(value)}  ({relative_time(value, now)})")
 
 
-class TextLines(Static):
+class TextLines(Static, HeldWhileCovered):
     """A Static whose new text repaints only the lines that differ from the last.
 
     Static.update repaints the whole widget: over SSH a new job under the cursor would send

@@ -28,6 +28,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from wmtui.ui.widgets.cells import same_look
+from wmtui.ui.widgets.covered import HeldWhileCovered
 from wmtui.ui.widgets.row_lines import TABLE_LOOK, RowPainter
 from wmtui.ui.widgets.table_columns import (
     COLUMN_KEYS,
@@ -67,7 +68,7 @@ def _empty(cache: LRUCache[Any, Any]) -> None:
         cache.discard(key)
 
 
-class JobTable(ScrollView, can_focus=True):
+class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
     """The watched jobs, a row each, with vi keys, a row cursor and in-place sync."""
 
     # Priority bindings: the app runs them as soon as it reads the key, while the table has

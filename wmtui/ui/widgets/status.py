@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
-from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
 from wmtui.core.board import JobBoard
 from wmtui.ui.safe_text import safe_text
 from wmtui.ui.widgets.cells import Palette, relative_time, same_look, short_span
+from wmtui.ui.widgets.covered import HeldWhileCovered
 
 _SEPARATOR = " │ "
 
@@ -155,25 +155,16 @@ def _append_freshness(out: Text, info: StatusInfo, palette: Palette) -> None:
         )
 
 
-class StatusLine(Static):
+class StatusLine(Static, HeldWhileCovered):
     """One line at the top; the app sets its text."""
 
     _shown: Text | None = None
 
     def show(self, text: Text) -> None:
-        """Put `text` on the line; the same text again repaints nothing, and nothing is
-        painted while another screen covers this one (the app's ticks bring it up to date
-        once it is back)."""
+        """Put `text` on the line; the same text again repaints nothing (and nothing is
+        painted while another full screen covers this one: see HeldWhileCovered)."""
         if self._shown is not None and same_look(self._shown, text):
-            return
-        if self._shown is not None and self.is_mounted and _covered(self.screen):
-            # A repaint here would be passed on to the screen on top and sent again whole.
             return
         self._shown = text
         # One line of fixed height: no screen-wide layout pass for a new status text.
         self.update(text, layout=False)
-
-
-def _covered(screen: Screen[Any]) -> bool:
-    """Another full screen is on top of `screen` (a dialog leaves it in sight)."""
-    return not screen.is_current and not isinstance(screen.app.screen, ModalScreen)

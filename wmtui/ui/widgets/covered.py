@@ -1,0 +1,57 @@
+"""Repaints held back while another full screen covers a widget's screen.
+
+Textual passes the repaints of a screen under the current one on to the current screen, and the
+terminal is then sent that screen again whole: a refresh of the jobs while the mailboxes screen
+is open cost about 22 KB each time, for nothing anyone could see. A widget built on this class
+holds its repaints while covered (a dialog on top leaves its screen in sight, so not then) and
+repaints itself once, whole, when its screen is back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from textual.geometry import Region
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+
+
+def covered(screen: Screen[Any]) -> bool:
+    """A full screen is above `screen` in the stack (dialogs leave what is under in sight)."""
+    stack = screen.app.screen_stack
+    if screen not in stack:
+        return False
+    above = stack[stack.index(screen) + 1 :]
+    return any(not isinstance(other, ModalScreen) for other in above)
+
+
+class HeldWhileCovered(Widget):
+    """A widget whose repaints wait while its screen is covered by another full screen.
+
+    Named after the widget's own base (`class StatusLine(Static, HeldWhileCovered)`): Textual
+    takes a widget's CSS types (and default CSS) from its first base only.
+    """
+
+    _held = False
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if not recompose and self.is_running and self.is_attached and covered(self.screen):
+            if not self._held:
+                self._held = True
+                self.app.screen_change_signal.subscribe(self, self._screen_changed)
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+    def _screen_changed(self, _screen: Screen[Any]) -> None:
+        if not self._held or covered(self.screen):
+            return
+        self._held = False
+        self.app.screen_change_signal.unsubscribe(self)
+        # What changed meanwhile, shown in one go (the screen is being painted anew anyway).
+        super().refresh(layout=True)
