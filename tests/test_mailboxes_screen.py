@@ -216,7 +216,7 @@ async def test_read_only_refuses_with_a_message(tmp_path: Path) -> None:
         assert any("Retrying exports is not allowed" in n for n in said)
 
 
-async def test_disabled_mailbox_says_why_and_without_a_destination_says_what_to_do(
+async def test_disabled_mailbox_says_why_and_without_a_destination_the_latest_job_s_is_used(
     tmp_path: Path,
 ) -> None:
     app, service = make_app(tmp_path, destination=False)
@@ -226,7 +226,32 @@ async def test_disabled_mailbox_says_why_and_without_a_destination_says_what_to_
         await pilot.press("n")
         await pilot.pause()
         assert any(DISABLED_WHY in n for n in notices(app))
+        assert not service.started
         select(screen, "ida9")
+        await pilot.press("n")
+        summary = await confirm(app, pilot)
+        # Nothing remembered: the organization's newest watched job (finn6's, 4 minutes ago).
+        assert "s3://wm-export/exports" in summary
+        assert "of job 00000006-1111-4222-8333-000000000006, the organization's latest" in summary
+        assert [(r.entity_id, r.s3_bucket_name, r.role_arn) for _, _, r in service.started] == [
+            ("S-1-5-18-1009", "wm-export", DESTINATION.role_arn)
+        ]
+
+
+async def test_without_any_destination_known_says_what_to_do(tmp_path: Path) -> None:
+    service = FakeService([], mailboxes=directory(3))
+    app = build_app(tmp_path, service, [])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        MailboxesFlow.of(app.jobs_screen).open((REGION, ORG))
+        for _ in range(50):
+            screen = app.screen
+            if isinstance(screen, MailboxesScreen) and screen.complete:
+                break
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        assert isinstance(screen, MailboxesScreen)
+        select(screen, "ann1")
         await pilot.press("n")
         await pilot.pause()
         assert any("No destination is remembered" in n for n in notices(app))

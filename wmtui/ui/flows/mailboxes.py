@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
@@ -43,6 +43,7 @@ from wmtui.ui.screens.org_exports import OrgExportsScreen
 if TYPE_CHECKING:
     from wmtui.ui.screens.jobs import JobsScreen
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How often the queue is looked at; a refused start (the slots were full after all) waits this.
 DRAIN_EVERY = 30.0
 RETRY_AFTER = timedelta(minutes=2)
@@ -258,6 +259,11 @@ class MailboxesFlow:
     ) -> None:
         screen = self.screen
         destination = remembered_destination(screen.settings.config_dir, organization_id)
+        borrowed = None
+        if destination is None:
+            # None remembered: where the organization's latest watched export went (shown).
+            borrowed = latest_destination(screen.board.jobs.values(), region, organization_id)
+            destination = borrowed[1] if borrowed is not None else None
         if destination is None:
             screen.notify(
                 "No destination is remembered for this organization: start one export with n"
@@ -270,6 +276,12 @@ class MailboxesFlow:
         busy = sum(1 for r, o, _ in self.in_flight if (r, o) == (region, organization_id))
         plan = plan_starts(rows, running=running + busy, now=screen.clock())
         summary = self._summary(organization_id, destination, plan.now, plan.queued, plan.refused)
+        if borrowed is not None:
+            summary.append(
+                f"\n\nThe destination, role and KMS key of job {sanitize(borrowed[0])}, the"
+                " organization's latest export (none is remembered for it).",
+                style="dim",
+            )
         if not plan.now and not plan.queued:
             screen.notify(summary.plain.strip(), severity="warning", markup=False, timeout=12)
             return
@@ -447,6 +459,30 @@ def open_mailboxes(screen: JobsScreen) -> None:
 def open_org_exports(screen: JobsScreen) -> None:
     """The palette's "Organization exports": every saved export, running ones first."""
     MailboxesFlow.of(screen).open_exports()
+
+
+def latest_destination(
+    jobs: Iterable[ExportJob], region: str, organization_id: str
+) -> tuple[str, Destination] | None:
+    """(job ID, where it went) of the organization's newest job that names a bucket, prefix,
+    role and KMS key (Describe gives all four)."""
+    newest: ExportJob | None = None
+    for job in jobs:
+        if (job.key.region, job.key.organization_id) != (region, organization_id):
+            continue
+        if not (job.s3_bucket_name and job.role_arn and job.kms_key_arn) or job.s3_prefix is None:
+            continue
+        if newest is None or (job.start_time or EPOCH) > (newest.start_time or EPOCH):
+            newest = job
+    if newest is None:
+        return None
+    destination = Destination(
+        newest.s3_bucket_name or "",
+        newest.s3_prefix or "",
+        newest.role_arn or "",
+        newest.kms_key_arn or "",
+    )
+    return newest.key.job_id, destination
 
 
 def _names(rows: Sequence[CoverageRow]) -> str:
