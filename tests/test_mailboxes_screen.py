@@ -144,6 +144,7 @@ async def test_marked_mailboxes_start_and_join_the_watch_list(tmp_path: Path) ->
         await pilot.press("n")
         summary = await confirm(app, pilot)
         assert "Ida Example 9, Jo Example 10" in summary
+        assert screen.marked == set()  # started: no longer marked
         assert sorted(r.entity_id for _, _, r in service.started) == [
             "S-1-5-18-1009",
             "S-1-5-18-1010",

@@ -300,6 +300,9 @@ class MailboxesFlow:
                 )
             if waiting:
                 self._ensure_timer()
+            if self._open is not None:  # done with: started or queued, no longer marked
+                handled = [row.entity_id for row in plan.now] + [r.entity_id for r, _ in waiting]
+                self._open.marked.difference_update(handled)
             self._redraw()
 
         screen.app.push_screen(

@@ -69,7 +69,7 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("On", 3),
     ("Size", 7),
     ("State", 9),
-    ("Age", 7),
+    ("Age", 8),  # "just now"
     ("Note", 12),
 )
 MARK = "●"
