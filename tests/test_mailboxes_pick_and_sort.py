@@ -6,6 +6,7 @@ The organization of test_mailboxes_screen: people 1-8 have the standard jobs (1,
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from textual.widgets import Input, OptionList
 
 from wmtui.core.coverage import Group
 from wmtui.core.destinations import remember_destination
+from wmtui.core.models import JobState
 from wmtui.ui.app import WmtuiApp
 from wmtui.ui.screens.coverage_dialogs import (
     CutoffScreen,
@@ -26,6 +28,7 @@ from wmtui.ui.screens.coverage_dialogs import (
     parse_organization,
 )
 from wmtui.ui.screens.mailboxes import MailboxesScreen
+from wmtui.ui.widgets.mailbox_table import MailboxTable
 
 
 async def wait_complete(app: WmtuiApp, pilot: Pilot[Any]) -> MailboxesScreen:
@@ -184,3 +187,39 @@ async def test_a_new_organization_without_names_says_it_is_reading(tmp_path: Pat
         screen = await wait_complete(app, pilot)
         assert screen.source.organization_id == ORG2
         assert "0 mailboxes" in static_text(screen, "#mailboxes-title")
+
+
+async def test_the_rows_follow_the_app_s_refreshes(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_mailboxes(app, pilot)
+        assert group_of(screen, "ann1") is Group.RUNNING
+        board = app.jobs_screen.board
+        key = next(k for k, job in board.jobs.items() if job.entity_id == "S-1-5-18-1001")
+        board.jobs[key] = replace(
+            board.jobs[key], state=JobState.COMPLETED, raw_state="COMPLETED", end_time=NOW
+        )
+        board.last_refresh = NOW + timedelta(seconds=30)  # as a refresh that saw it end
+        screen.follow_jobs()
+        await pilot.pause()
+        assert group_of(screen, "ann1") is Group.EXPORTED
+        seen = len(screen.jobs_seen)
+        board.last_refresh = NOW + timedelta(seconds=60)
+        screen.follow_jobs()
+        assert len(screen.jobs_seen) == seen  # each job once, however often it is followed
+
+
+async def test_rows_shown_again_unchanged_are_not_drawn_again(tmp_path: Path) -> None:
+    app, _ = make_app(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await open_mailboxes(app, pilot)
+        await pilot.pause()
+        table = screen.query_one(MailboxTable)
+        assert table.built  # the painted rows
+        drawn: list[int] = []
+        table.refresh_row = drawn.append  # type: ignore[method-assign,assignment]
+        screen.show_rows()
+        assert drawn == []
+        screen.marked.add(screen.shown[2].entity_id)
+        screen.show_rows()
+        assert drawn == [2]

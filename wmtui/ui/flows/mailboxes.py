@@ -118,6 +118,7 @@ class MailboxesFlow:
             cutoff=self.cutoffs.get((region, organization_id)),
             first_read=first_read,
             pick_organization=self.pick,
+            jobs_version=lambda: (screen.board.last_refresh, len(screen.board.jobs)),
             remember_cutoff=partial(self._remember_cutoff, region, organization_id),
         )
         self.deadline_org = (region, organization_id)

@@ -33,6 +33,7 @@ from wmtui.core.coverage import (
     eligible_words,
     filter_rows,
     group_counts,
+    merge_jobs,
     row_note,
     size_text,
     sort_rows,
@@ -73,6 +74,8 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("Note", 12),
 )
 MARK = "●"
+# Seconds between two looks at the app's jobs (a refresh that changed them regroups the rows).
+FOLLOW_EVERY = 2.0
 # The group filter's cycle: every group, then each one alone.
 GROUP_CYCLE: tuple[Group | None, ...] = (None, *Group)
 
@@ -99,6 +102,8 @@ class MailboxesSource:
     first_read: Future[CoverageData] | None = None
     # Ask for another organization (the flow opens it instead of this one).
     pick_organization: Callable[[], None] | None = None
+    # Changes when the app's jobs do (a refresh, a start): the rows follow them.
+    jobs_version: Callable[[], object] = lambda: None
     # Told of a new cut-off, so the organization keeps it while the app runs.
     remember_cutoff: Callable[[datetime | None], None] | None = None
 
@@ -168,6 +173,7 @@ class MailboxesScreen(Screen[None]):
         self.filter_text = ""
         self.deadline: Deadline | None = None
         self.complete = False
+        self.jobs_version: object = None
         self.jobs_seen: list[ExportJob] = []
         self.mailboxes_seen: list[Mailbox] = []
 
@@ -182,6 +188,8 @@ class MailboxesScreen(Screen[None]):
         # The read first: its calls wait on the network while the cached rows are painted.
         self.action_reload()
         self.compute(self.source.cached_mailboxes(), self.source.known_jobs())
+        self.jobs_version = self.source.jobs_version()
+        self.set_interval(FOLLOW_EVERY, self.follow_jobs)
 
     # ---- rows ----------------------------------------------------------------------------------
 
@@ -216,12 +224,14 @@ class MailboxesScreen(Screen[None]):
             self.shown.reverse()
         queued = self.source.queued()
         shown = self.shown
-        table.set_rows(len(shown), lambda index: self.cells_of(shown[index], now, queued))
+        moved = len(shown) != table.row_count
+        table.update_rows(len(shown), lambda index: self.cells_of(shown[index], now, queued))
         if selected is not None:
             index = next(
                 (i for i, r in enumerate(self.shown) if r.entity_id == selected.entity_id), 0
             )
-            table.move_cursor(row=index, animate=False)
+            if moved or index != table.cursor_row:  # else the cursor's line is drawn already
+                table.move_cursor(row=index, animate=False)
         self.show_header()
 
     def cells_of(
@@ -450,7 +460,15 @@ class MailboxesScreen(Screen[None]):
         self.show_rows()
         self.query_one(MailboxTable).focus()
 
+    def follow_jobs(self) -> None:
+        """The app refreshed its jobs (one ended, one started): group again with them."""
+        version = self.source.jobs_version()
+        if version != self.jobs_version and self.complete:
+            self.jobs_version = version
+            self.refresh_rows()
+
     def refresh_rows(self) -> None:
         """Group again with the jobs the app knows now (a start made, a queue drained)."""
         if self.is_mounted:
-            self.compute(self.mailboxes_seen, [*self.jobs_seen, *self.source.known_jobs()])
+            jobs = merge_jobs([*self.jobs_seen, *self.source.known_jobs()])
+            self.compute(self.mailboxes_seen, list(jobs.values()))

@@ -75,6 +75,19 @@ class MailboxTable(ScrollView, can_focus=True):
         self.cursor_row = max(0, min(self.cursor_row, count - 1))
         self.refresh()
 
+    def update_rows(self, count: int, build: BuildRow) -> None:
+        """As set_rows, but with the same count only the painted rows whose cells changed are
+        drawn again (a refresh that moved nothing writes nothing to the terminal)."""
+        if count != self.row_count:
+            self.set_rows(count, build)
+            return
+        self.build = build
+        old, self.built = self.built, {}
+        for index, cells in old.items():
+            fresh = self.built[index] = build(index)
+            if list(fresh) != list(cells):
+                self.refresh_row(index)
+
     def row_changed(self, index: int) -> None:
         self.built.pop(index, None)
         self.refresh_row(index)
