@@ -66,6 +66,10 @@ def test_a_watch_list_keeps_each_entrys_profile_and_what_it_does_not_know(tmp_pa
     assert entries["b-one"]["colour"] == "blue"
     # One entry naming a profile names it for its whole organization.
     assert watchlist.owners() == {(REGION, ORG_A): "client-a", (REGION, ORG_B): "client-b"}
+    # A job added later to that organization (a start, an import) keeps its profile.
+    watchlist.add([JobKey(REGION, ORG_B, "b-two")])
+    entries = {item["job_id"]: item for item in json.loads(path.read_text())["jobs"]}
+    assert entries["b-two"]["profile"] == "client-b"
 
 
 def test_adding_a_watched_job_with_a_profile_sets_it(tmp_path: Path) -> None:

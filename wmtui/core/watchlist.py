@@ -360,8 +360,11 @@ class WatchList:
             added = [key for key in wanted if key not in contents.entries]
             if len(unchanged(contents)) < len(wanted):
                 stamp = self._clock()
+                # A new job of an organization with a profile keeps it in its own entry.
+                owners = contents.owners() if profile is None else {}
                 for key in added:
-                    contents.entries[key] = _Entry(key, stamp, profile=profile)
+                    own = profile or owners.get((key.region, key.organization_id))
+                    contents.entries[key] = _Entry(key, stamp, profile=own)
                 if profile is not None:
                     for key in wanted:
                         contents.entries[key].profile = profile
