@@ -7,7 +7,16 @@ request delayed by L (50 ms by default). Measured from the key (the action's cal
   the app already knows (no call waited for); target under 300 ms;
 - complete rows: the worker's read (ListMailboxExportJobs, every page; the names cache is fresh,
   so no ListUsers) landed and the rows were grouped and shown again; target within 1.5x of the
-  same List calls made alone, back to back.
+  List calls it needs.
+
+"The List calls it needs": the ListMailboxExportJobs pages the screen cannot avoid (every page of
+the last seven days: 600 jobs, 100 a page, so 6 pages), which can only be made one after another
+(each needs the NextToken of the one before), made alone with the same client, back to back: the
+fastest of those runs (the sequential minimum) is the yardstick. The screen reads these pages
+and nothing else (no ListUsers while the names cache is fresh, no GetMailboxDetails ever: sizes
+come from the S3 checks the app keeps).
+
+The emulator runs in a process of its own (WorkMail does not share the client's CPU).
 
 A cold case (no names cache: the first paint is empty, ListUsers and ListResources are needed
 too) is shown as a diagnostic.
@@ -42,7 +51,6 @@ from benchmarks.common import (
     ratio,
 )
 from wmtui.core.cache import JobCache
-from wmtui.core.coverage_read import read_coverage
 from wmtui.core.locations import jobs_cache_path, names_cache_path, watchlist_path
 from wmtui.core.models import JobKey
 from wmtui.core.names import NameDirectory
@@ -66,6 +74,7 @@ class Figures:
     cold_first_paint: list[float] = field(default_factory=list)
     cold_complete: list[float] = field(default_factory=list)
     rows: int = 0
+    jobs_listed: int = 0
 
 
 def build_state() -> tuple[EmulatorState, str, str]:
@@ -207,7 +216,7 @@ def measure(options: Options, log: Callable[[str], None]) -> Figures:
                     if not cold:
                         names.refresh_org(service, REGION, org)
                         began = time.perf_counter()
-                        read_coverage(service, names, REGION, org)
+                        figures.jobs_listed = len(service.list_jobs(REGION, org))
                         figures.calls_alone.append(time.perf_counter() - began)
                     first, complete, rows = asyncio.run(_open_once(service, settings, watched))
                     figures.rows = rows
@@ -231,13 +240,17 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
     )
     first = median(figures.first_paint)
     complete = median(figures.complete)
-    alone = median(figures.calls_alone)
+    # The yardstick: the fastest run of the pages alone (see the module docstring).
+    alone = min(figures.calls_alone) if figures.calls_alone else 0.0
+    pages = -(-figures.jobs_listed // 100)
     section.rows += [
         ["m -> first paint, from the names cache", ms(first), str(len(figures.first_paint)),
          f"<= {ms(FIRST_PAINT_TARGET)}"],
         ["m -> complete rows", ms(complete), str(len(figures.complete)),
          f"<= {COMPLETE_RATIO_TARGET}x the calls"],
-        ["  the List calls alone (ListMailboxExportJobs, every page)", ms(alone),
+        [f"  the List calls it needs: {pages} ListMailboxExportJobs pages, back to back"
+         " (fastest run)", ms(alone), str(len(figures.calls_alone)), ""],
+        ["  the same pages, median run", ms(median(figures.calls_alone)),
          str(len(figures.calls_alone)), ""],
         ["cold (no names cache): m -> first paint (empty)", ms(median(figures.cold_first_paint)),
          str(len(figures.cold_first_paint)), ""],
@@ -251,7 +264,7 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
         first <= FIRST_PAINT_TARGET,
     )
     section.check(
-        "mailboxes screen: complete rows / the List calls alone",
+        "mailboxes screen: complete rows / the List calls it needs",
         ratio(complete, alone),
         f"<= {COMPLETE_RATIO_TARGET}x",
         alone > 0 and complete / alone <= COMPLETE_RATIO_TARGET,
@@ -260,6 +273,15 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
         f"{figures.rows:,} rows; {JOBS} jobs in the last six days (10 running). Times from the "
         "action's call to the screen's next refresh after the rows were shown (first paint) and "
         "after the worker's read was grouped and shown again (complete)."
+    )
+    section.notes.append(
+        "The List calls it needs: the ListMailboxExportJobs pages of the last seven days (100 "
+        "jobs a page), which only go one after another (each waits for the NextToken before "
+        "it), made alone with the same client; the fastest of the runs is the yardstick. The "
+        "first read starts with the key, so its pages overlap the first paint; the rows are "
+        "grouped in the worker. No ListUsers while the names cache is fresh; no "
+        "GetMailboxDetails at all (sizes come from the S3 checks the app keeps). The emulator "
+        "runs in a process of its own, at the latency above."
     )
     section.seconds = time.perf_counter() - began
     return [section]
