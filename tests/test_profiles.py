@@ -382,3 +382,16 @@ def test_a_refresh_keeps_one_profiles_credentials_problem_to_its_own_jobs() -> N
     board.apply(result)
     assert board.error_for(b_key) is not None and board.error_for(a_key) is None
     assert board.profile_errors == result.profile_errors
+
+
+def test_export_org_with_a_profile_keeps_it_for_the_jobs_it_watches(
+    two_accounts: TwoAccounts, capsys: pytest.CaptureFixture[str]
+) -> None:
+    b = two_accounts.b
+    where = ["--bucket", "bucket", "--prefix", "p", "--role-arn", ROLE, "--kms-key-arn", KMS]
+    code = main(["--profile", "client-b", "export-org", b.organization_id, *where, "--once"])
+    assert code in (0, 75), capsys.readouterr().err
+    watchlist = WatchList(watchlist_path(load_settings({}).config_dir))
+    assert watchlist.load()
+    # Read later without --profile, the jobs still go to b's account.
+    assert watchlist.owners() == {(REGION, b.organization_id): "client-b"}

@@ -183,7 +183,9 @@ def _run(argv: list[str]) -> int:
             return _run_tui(backend)
         run = command_function(command)
         if command not in _READS_THE_WATCH_LIST_ITSELF:
-            _learn_profiles(backend, getattr(args, "organization_id", None))
+            _learn_profiles(
+                backend, getattr(args, "organization_id", None), getattr(args, "profile", None)
+            )
         try:
             return run(args, backend)
         finally:
@@ -197,20 +199,26 @@ def _run(argv: list[str]) -> int:
 _READS_THE_WATCH_LIST_ITSELF = frozenset({"add", "remove", "list", "status", "log"})
 
 
-def _learn_profiles(backend: Backend, organization_id: object) -> None:
+def _learn_profiles(backend: Backend, organization_id: object, profile: object) -> None:
     """Read the watch list so each organization's calls go to its profile's account, and,
     without --region, a watched organization's commands use the region it is watched in
-    (its profile's region may differ from the default's). A broken list is said by the
-    commands that need it, never here."""
+    (its profile's region may differ from the default's). `--profile P` for an organization
+    no entry names a profile for: the jobs the command adds (export-org ...) keep P. A broken
+    list is said by the commands that need it, never here."""
     try:
         watched = backend.watchlist.load()
     except (WatchListError, OSError):
         return
-    if backend.settings.region or not isinstance(organization_id, str):
+    if not isinstance(organization_id, str):
         return
     region = next((k.region for k in watched if k.organization_id == organization_id), None)
-    if region is not None:
+    if region is not None and not backend.settings.region:
         backend.settings = replace(backend.settings, region=region)
+    region = backend.settings.region or getattr(backend.service, "default_region", None)
+    if not (isinstance(profile, str) and profile and isinstance(region, str) and region):
+        return
+    if backend.profiles.owner(region, organization_id) is None:
+        backend.profiles.assign(region, organization_id, profile)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -363,7 +363,8 @@ class WatchList:
                 # A new job of an organization with a profile keeps it in its own entry.
                 owners = contents.owners() if profile is None else {}
                 for key in added:
-                    own = profile or owners.get((key.region, key.organization_id))
+                    org = (key.region, key.organization_id)
+                    own = profile or owners.get(org) or self.profiles.owner(*org)
                     contents.entries[key] = _Entry(key, stamp, profile=own)
                 if profile is not None:
                     for key in wanted:
