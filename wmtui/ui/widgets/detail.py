@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,6 +31,9 @@ from wmtui.ui.widgets.cells import (
 )
 from wmtui.ui.widgets.covered import HeldWhileCovered
 from wmtui.ui.widgets.verification_cells import verification_lines
+
+if TYPE_CHECKING:
+    from textual.css.styles import RulesMap
 
 _LABEL_WIDTH = 13
 
@@ -237,8 +240,13 @@ class TextLines(Static, HeldWhileCovered):
     # The lines last shown, and the (width, look) they were rendered for.
     _lines: list[Strip] | None = None
     _drawn_for: tuple[int, object] | None = None
-    # The height shown: the text's lines, padded (see show).
+    # The height shown (the text's lines, padded: see show), the (width, look) it is for, and
+    # whether it changed since the last repaint.
     _height = 0
+    _height_for: tuple[int, object] | None = None
+    _height_changed = False
+    # A comparison of the new text's lines with the last waits for the caller to be done.
+    _check_scheduled = False
 
     def refresh(
         self,
@@ -257,30 +265,41 @@ class TextLines(Static, HeldWhileCovered):
         super().update(content, layout=layout)
 
     def show(self, text: Text, *, fill: int = 0) -> None:
-        """Show `text`, repainting only what changed.
+        """Show `text`, repainting only the lines that change, once the caller is done.
 
         `fill`: the lines free below it in its scrolling parent. A text that fits is padded to
         them; one that does not keeps the most lines shown since the width last changed. Either
         way the height rarely changes, and a new height lays out and repaints the whole pane.
         """
-        before, drawn_for, height_before = self._lines, self._drawn_for, self._height
         self._holding = True
         try:
             self.update(text, layout=False)
         finally:
             self._holding = False
-        width = self.size.width
-        look = self.visual_style
-        same_look = drawn_for == (width, look)
+        # The height now, for every text shown (not only those compared): the same texts in
+        # the same order always give the same height.
+        width, look = self.size.width, self.visual_style
+        # As Widget.get_content_height asks it (the styles stand for the rules).
+        rules = cast("RulesMap", self.styles)
+        lines = self.visual.get_height(rules, width) if width > 0 else 0
+        kept = self._height if self._height_for == (width, look) else 0
+        height = fill if lines <= fill else max(lines, kept)
+        self._height_changed = self._height_changed or height != self._height
+        self._height, self._height_for = height, (width, look)
+        if not self.is_running:
+            self._repaint_changes()
+        elif not self._check_scheduled:
+            # After the handler that called: a key press or a refresh waits less for it.
+            self._check_scheduled = True
+            self.call_later(self._repaint_changes)
+
+    def _repaint_changes(self) -> None:
+        self._check_scheduled = False
+        before, drawn_for = self._lines, self._drawn_for
+        width, look = self.size.width, self.visual_style
         after = self._remember(width, look)
-        if len(after) <= fill:
-            self._height = fill
-        else:
-            self._height = max(len(after), height_before if same_look else 0)
-        if not self.is_mounted or width <= 0 or before is None or not same_look:
-            self.refresh(layout=True)
-            return
-        if self._height != height_before:
+        relayout, self._height_changed = self._height_changed, False
+        if relayout or not self.is_mounted or before is None or drawn_for != (width, look):
             self.refresh(layout=True)
             return
         changed = [
@@ -290,6 +309,15 @@ class TextLines(Static, HeldWhileCovered):
         ]
         if changed:
             super().refresh(*(Region(0, y, width, 1) for y in changed))
+
+    def render_line(self, y: int) -> Strip:
+        # The lines already rendered to compare with are the lines to paint.
+        lines = self._lines
+        if lines is None or self._drawn_for != (self.size.width, self.visual_style):
+            return super().render_line(y)
+        if y < len(lines):
+            return lines[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return max(super().get_content_height(container, viewport, width), self._height)

@@ -142,6 +142,10 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         self._paint: tuple[Style, int, int, int] | None = None
         self._cached_look: tuple[Any, ...] | None = None
         self._scroll_pending = False
+        # Rows on screen marked stale, with their generation then: built once the handler that
+        # marked them is done, and repainted only if they changed.
+        self._unchecked: dict[str, int | None] = {}
+        self._check_scheduled = False
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
         self._columns: ColumnSet = STANDARD_COLUMNS
         self._widths = column_widths(87)
@@ -247,9 +251,9 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         self._announce()
 
     def invalidate(self, keys: Iterable[str] | None = None) -> None:
-        """Build these rows (None: all) again: those on screen now, the others when they are
-        next painted or read. Rows that come out the same are not repainted (cheap for rows
-        that follow the clock, and nothing is sent to the terminal for them)."""
+        """Build these rows (None: all) again: those on screen once the caller's handler is
+        done, the others when they are next painted or read. Rows that come out the same are
+        not repainted (cheap for rows that follow the clock, and nothing is sent for them)."""
         shown = self._shown
         if keys is None:
             marked: Collection[str] = list(shown)
@@ -261,8 +265,8 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         self._refresh_rows(marked)
 
     def _refresh_rows(self, keys: Collection[str]) -> None:
-        """Build again those of `keys` that are on screen, and repaint the lines of the rows
-        that came out different: a terminal is sent only the rows that changed."""
+        """Mark those of `keys` that are on screen to be built again: the lines of the rows
+        that come out different are repainted, and a terminal is sent only those."""
         top, bottom = self._visible_rows()
         if len(keys) > bottom - top:
             order = self._order
@@ -271,11 +275,27 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         else:
             position = self._position
             indexes = [position[key] for key in keys if top <= position.get(key, -1) < bottom]
-        generation = self._generation
+        generation, unchecked = self._generation, self._unchecked
         for index in indexes:
             key = self._order[index]
-            before = generation.get(key)
-            if self._build is not None and key in self._shown:
+            if key not in unchecked:
+                unchecked[key] = generation.get(key)
+        if unchecked and not self._check_scheduled:
+            # Once the handler that changed them is done: a key press waits less.
+            self._check_scheduled = True
+            self.call_later(self._repaint_changed_rows)
+
+    def _repaint_changed_rows(self) -> None:
+        """Build the marked rows still on screen and repaint those whose cells changed."""
+        self._check_scheduled = False
+        unchecked, self._unchecked = self._unchecked, {}
+        top, bottom = self._visible_rows()
+        generation = self._generation
+        for key, before in unchecked.items():
+            index = self._position.get(key, -1)
+            if not top <= index < bottom:
+                continue  # built when it is painted or read
+            if key in self._shown:
                 self._build_row(key)
             if before is None or generation.get(key) != before:
                 self._refresh_row(index)
