@@ -68,6 +68,39 @@ def _empty(cache: LRUCache[Any, Any]) -> None:
         cache.discard(key)
 
 
+class _ChangedRows:
+    """Rows on screen marked stale, with their generation then: built once the handler that
+    marked them is done (a key press waits less), and repainted only if they changed."""
+
+    def __init__(self, table: JobTable) -> None:
+        self.table = table
+        self.unchecked: dict[str, int | None] = {}
+        self.scheduled = False
+
+    def mark(self, keys: Iterable[str]) -> None:
+        generation = self.table._generation
+        for key in keys:
+            if key not in self.unchecked:
+                self.unchecked[key] = generation.get(key)
+        if self.unchecked and not self.scheduled:
+            self.scheduled = True
+            self.table.call_later(self.repaint)
+
+    def repaint(self) -> None:
+        table = self.table
+        self.scheduled = False
+        unchecked, self.unchecked = self.unchecked, {}
+        top, bottom = table._visible_rows()
+        for key, before in unchecked.items():
+            index = table._position.get(key, -1)
+            if not top <= index < bottom:
+                continue  # built when it is painted or read
+            if key in table._shown:
+                table._build_row(key)
+            if before is None or table._generation.get(key) != before:
+                table._refresh_row(index)
+
+
 class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
     """The watched jobs, a row each, with vi keys, a row cursor and in-place sync."""
 
@@ -142,10 +175,7 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         self._paint: tuple[Style, int, int, int] | None = None
         self._cached_look: tuple[Any, ...] | None = None
         self._scroll_pending = False
-        # Rows on screen marked stale, with their generation then: built once the handler that
-        # marked them is done, and repainted only if they changed.
-        self._unchecked: dict[str, int | None] = {}
-        self._check_scheduled = False
+        self._unchecked = _ChangedRows(self)
         # The widths of a table beside the detail pane in a 120-column terminal, until resized.
         self._columns: ColumnSet = STANDARD_COLUMNS
         self._widths = column_widths(87)
@@ -275,30 +305,7 @@ class JobTable(ScrollView, HeldWhileCovered, can_focus=True):
         else:
             position = self._position
             indexes = [position[key] for key in keys if top <= position.get(key, -1) < bottom]
-        generation, unchecked = self._generation, self._unchecked
-        for index in indexes:
-            key = self._order[index]
-            if key not in unchecked:
-                unchecked[key] = generation.get(key)
-        if unchecked and not self._check_scheduled:
-            # Once the handler that changed them is done: a key press waits less.
-            self._check_scheduled = True
-            self.call_later(self._repaint_changed_rows)
-
-    def _repaint_changed_rows(self) -> None:
-        """Build the marked rows still on screen and repaint those whose cells changed."""
-        self._check_scheduled = False
-        unchecked, self._unchecked = self._unchecked, {}
-        top, bottom = self._visible_rows()
-        generation = self._generation
-        for key, before in unchecked.items():
-            index = self._position.get(key, -1)
-            if not top <= index < bottom:
-                continue  # built when it is painted or read
-            if key in self._shown:
-                self._build_row(key)
-            if before is None or generation.get(key) != before:
-                self._refresh_row(index)
+        self._unchecked.mark([self._order[index] for index in indexes])
 
     def _refresh_row(self, index: int) -> None:
         top, bottom = self._visible_rows()
