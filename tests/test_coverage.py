@@ -192,6 +192,9 @@ def test_grouping_rules_hold_for_any_history(
     random.Random(seed).shuffle(every)
     again = {r.entity_id: r.group for r in coverage_rows(boxes, every, now=NOW, cutoff=cutoff)}
     assert again == {r.entity_id: r.group for r in rows}
+    # Rows kept from an earlier grouping (the first paint's, with fewer jobs) change nothing.
+    earlier = coverage_rows(boxes, every[: seed % (len(every) + 1)], now=NOW, cutoff=cutoff)
+    assert coverage_rows(boxes, every, now=NOW, cutoff=cutoff, previous=earlier) == rows
     for row in rows:
         own = jobs_of[row.entity_id]
         states = {j.state for j in own}

@@ -126,9 +126,11 @@ def group_all(
     now: datetime,
     cutoff: datetime | None,
     end_of_support: date,
+    previous: Sequence[CoverageRow] = (),
 ) -> Grouped:
-    """Pure and thread-safe: the worker groups 5,000 rows off the UI thread with it."""
-    rows = coverage_rows(mailboxes, jobs, now=now, cutoff=cutoff)
+    """Pure and thread-safe: the worker groups 5,000 rows off the UI thread with it (the
+    rows of mailboxes without a job are kept from `previous`, the first paint's)."""
+    rows = coverage_rows(mailboxes, jobs, now=now, cutoff=cutoff, previous=previous)
     deadline = project_deadline(rows, jobs, now=now, end_of_support=end_of_support)
     return Grouped(list(mailboxes), list(jobs), cutoff, rows, deadline)
 
@@ -319,6 +321,8 @@ class MailboxesScreen(Screen[None]):
             now=source.clock(),
             cutoff=source.cutoff,
             end_of_support=source.end_of_support,
+            # The rows shown now (one reference, swapped whole on the UI thread).
+            previous=self.rows,
         )
         message = CoverageRead(grouped, None)
         message.jobs_error = data.jobs_error
