@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -395,3 +396,29 @@ def test_export_org_with_a_profile_keeps_it_for_the_jobs_it_watches(
     assert watchlist.load()
     # Read later without --profile, the jobs still go to b's account.
     assert watchlist.owners() == {(REGION, b.organization_id): "client-b"}
+
+
+def test_an_ended_jobs_notification_names_its_own_profile(
+    two_accounts: TwoAccounts, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_notify import heard, recorder
+
+    _watch_both(two_accounts)
+    command, log = recorder(tmp_path)
+    assert main(["status", "--notify-command", command]) == 0
+    for account in (two_accounts.a, two_accounts.b):
+        account.server.state.clock.advance(timedelta(hours=6))
+    assert main(["status", "--notify-command", command]) == 0
+    capsys.readouterr()
+    profiles = {str(event["job_id"]): event["profile"] for event in heard(log)}
+    ended = {
+        key.job_id: account.profile
+        for account in (two_accounts.a, two_accounts.b)
+        for key in account.job_keys()
+        if key.job_id in profiles
+    }
+    assert ended and {event_profile for event_profile in ended.values()} == {
+        "client-a",
+        "client-b",
+    }
+    assert profiles == ended

@@ -32,7 +32,13 @@ def notifier_for(backend: Backend) -> Notifier:
     return Notifier(settings.notify_command, notify_state_path(settings.data_dir))
 
 
-def profile_of(backend: Backend) -> str | None:
+def profile_of(
+    backend: Backend, region: str | None = None, organization_id: str | None = None
+) -> str | None:
+    """The profile acting for an organization (its own, with several profiles), else the run's."""
+    router = backend.router
+    if router is not None and region and organization_id:
+        return router.profile_of(region, organization_id)
     profile = getattr(backend.service, "profile", None)
     return profile if isinstance(profile, str) else backend.settings.profile
 
@@ -52,11 +58,11 @@ def job_events(
     name_of: Callable[[JobKey, ExportJob | None], Mailbox | None] | None = None,
 ) -> list[Event]:
     """The events of jobs that have just ended (COMPLETED, FAILED, CANCELLED)."""
-    profile = profile_of(backend)
     events: list[Event] = []
     for job in jobs:
         mailbox = name_of(job.key, job) if name_of is not None else None
         shown = (mailbox.email or mailbox.name) if mailbox is not None else None
+        profile = profile_of(backend, job.key.region, job.key.organization_id)
         event = job_event(job, profile=profile, mailbox=shown)
         if event is not None:
             events.append(event)
@@ -65,7 +71,9 @@ def job_events(
 
 def tell_export_finished(backend: Backend, export: OrgExport, progress: ExportProgress) -> None:
     """org_export_finished, once per export, when every mailbox is done, failed or skipped."""
-    event = export_finished_event(export, progress, profile=profile_of(backend))
+    spec = export.spec
+    profile = profile_of(backend, spec.region, spec.organization_id)
+    event = export_finished_event(export, progress, profile=profile)
     if event is not None:
         send_events(backend, [event])
 
@@ -77,10 +85,12 @@ _TOLD_OUTCOMES = frozenset({"MISSING", "EMPTY", "WRONG_KEY", "SUSPICIOUS"})
 def tell_verifications(backend: Backend, checked: Iterable[ExportJob]) -> None:
     """verification_failed for each checked export whose object is not right (once per job
     and outcome); a check that could not be made is the command's error, not an event."""
-    profile = profile_of(backend)
     events = [
         verification_event(
-            job, job.verification.outcome.value, job.verification.error, profile=profile
+            job,
+            job.verification.outcome.value,
+            job.verification.error,
+            profile=profile_of(backend, job.key.region, job.key.organization_id),
         )
         for job in checked
         if job.verification is not None and job.verification.outcome.value in _TOLD_OUTCOMES

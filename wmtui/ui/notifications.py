@@ -20,6 +20,7 @@ from wmtui.core.notify import (
     notify_state_path,
     problems,
 )
+from wmtui.core.profiles import ProfileRouter
 from wmtui.core.settings import Settings
 from wmtui.ui.safe_text import sanitize
 
@@ -33,7 +34,15 @@ if TYPE_CHECKING:
 NOTIFY_GROUP = "notify"
 
 
-def profile_of(service: ExportService, settings: Settings) -> str | None:
+def profile_of(
+    service: ExportService,
+    settings: Settings,
+    region: str | None = None,
+    organization_id: str | None = None,
+) -> str | None:
+    """The profile acting for an organization (its own, with several profiles), else the app's."""
+    if isinstance(service, ProfileRouter) and region and organization_id:
+        return service.profile_of(region, organization_id)
     profile = getattr(service, "profile", None)
     return profile if isinstance(profile, str) else settings.profile
 
@@ -54,7 +63,6 @@ def send_job_events(screen: JobsScreen, jobs: Iterable[ExportJob]) -> None:
     settings = screen.settings
     if not settings.notify_command:
         return
-    profile = profile_of(screen.service, settings)
     names = screen.context.names
     events: list[Event] = []
     for job in jobs:
@@ -62,6 +70,7 @@ def send_job_events(screen: JobsScreen, jobs: Iterable[ExportJob]) -> None:
         if job.entity_id:
             known = names.lookup(job.key.region, job.key.organization_id, job.entity_id)
             mailbox = (known.email or known.name) if known is not None else None
+        profile = profile_of(screen.service, settings, job.key.region, job.key.organization_id)
         event = job_event(job, profile=profile, mailbox=mailbox)
         if event is not None:
             events.append(event)
@@ -81,9 +90,10 @@ def export_finished_notifier(
     """What the organization export's worker calls (in its thread) when it has finished."""
     if not settings.notify_command:
         return None
-    profile = profile_of(service, settings)
 
     def finished(export: OrgExport, progress: ExportProgress) -> None:
+        spec = export.spec
+        profile = profile_of(service, settings, spec.region, spec.organization_id)
         event = export_finished_event(export, progress, profile=profile)
         if event is not None:
             _deliver(app, settings, [event])
