@@ -434,8 +434,11 @@ class MailboxesScreen(Screen[None]):
             self.source.pick_organization()
 
     def action_cycle_group(self) -> None:
-        at = GROUP_CYCLE.index(self.group_filter)
-        self.group_filter = GROUP_CYCLE[(at + 1) % len(GROUP_CYCLE)]
+        # Only the groups that have a mailbox: an empty table would say nothing.
+        counts = group_counts(self.rows)
+        cycle = [g for g in GROUP_CYCLE if g is None or counts[g] or g is self.group_filter]
+        at = cycle.index(self.group_filter)
+        self.group_filter = cycle[(at + 1) % len(cycle)]
         self.show_rows()
 
     def action_filter(self) -> None:
