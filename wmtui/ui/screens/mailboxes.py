@@ -1,8 +1,10 @@
 """The mailboxes screen (`m`): every mailbox of an organization in the group an admin acts on.
 
-First paint from what is already in memory (the names cache and the jobs the app knows); a
-worker then reads the organization (mailboxes when the names cache is stale, the jobs of the
-last seven days, the saved organization exports) and the rows are complete. The grouping and
+First paint from what is already in memory (the names cache and the jobs the app knows); the
+read of the organization (mailboxes when the names cache is stale, the jobs of the last seven
+days, the saved organization exports) starts with the key, so its calls overlap that paint, and
+is grouped in its worker: the rows are complete. They then follow the app's refreshes. `c` sets
+the cut-off, `o` shows another organization (coverage_dialogs.py). The grouping and
 the deadline are `wmtui.core.coverage`'s; starting goes through `MailboxesFlow` (the jobs
 screen's start path: confirmation, the 10 slots, the 24-hour rule, the watch list).
 """
