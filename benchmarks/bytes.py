@@ -50,7 +50,7 @@ SETTLE_TIMEOUT = 20.0
 STARTUP_TIMEOUT = 60.0
 # The mailboxes screen is measured over fixed windows of this many seconds.
 MAILBOX_WINDOW = 2.0
-# The app's relative times tick every 30 s: a quick run still holds one tick.
+# The app's relative times tick every minute: a quick run holds half of one.
 IDLE_SECONDS, IDLE_SECONDS_QUICK = 60.0, 30.0
 REFRESH_ROWS = (1, 2, 4, 8)
 MOVES = 20
@@ -762,11 +762,7 @@ def _notes(section: Section, idle_seconds: float) -> None:
         "the rest; 'lines changed' counts the lines whose text differs before and after (a "
         "screen model fed with the same bytes).",
         f"Idle: both apps side by side for {idle_seconds:.0f} s right after the last refresh"
-        + (
-            " (--quick: 30 s, one of the app's 30-second ticks)."
-            if idle_seconds < IDLE_SECONDS
-            else "."
-        ),
+        + (" (--quick: 30 s instead of a minute)." if idle_seconds < IDLE_SECONDS else "."),
     ]
 
 

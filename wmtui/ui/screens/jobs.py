@@ -70,8 +70,9 @@ if TYPE_CHECKING:
 
 # The first refresh starts once the cached table is painted, or after this long at the latest.
 FIRST_REFRESH_LATEST = 2.0
-# Relative times ("3h ago", "ETA 12m") are recomputed this often even without a refresh.
-RELATIVE_TIME_TICK = 30.0
+# Relative times ("3h ago", "ETA 12m") are recomputed this often even without a refresh: they
+# read in minutes, and each change is a line sent to the terminal.
+RELATIVE_TIME_TICK = 60.0
 # The cursor rests this long on a job never described before one Describe fills it in.
 DESCRIBE_DELAY = 0.5
 
