@@ -11,14 +11,18 @@ from textual.widgets import Static
 from wmtui.core.service import ServiceError
 from wmtui.core.watchlist import WatchListError
 from wmtui.ui.safe_text import safe_text
-from wmtui.ui.widgets.cells import relative_time
+from wmtui.ui.widgets.cells import relative_time, same_look
+from wmtui.ui.widgets.covered import HeldWhileCovered
 
 
-class Banner(Static):
+class Banner(Static, HeldWhileCovered):
     """Shown above the table; the cached jobs stay visible and navigable below it."""
+
+    _shown: Text | None = None
 
     def show_problem(self, text: Text | None, *, severity: str = "error") -> None:
         if text is None:
+            self._shown = None
             if not self.display:
                 return  # already hidden: every refresh calls this, and an update costs a layout
             self.display = False
@@ -26,6 +30,9 @@ class Banner(Static):
             return
         self.set_class(severity == "error", "-error")
         self.set_class(severity == "warning", "-warning")
+        if self.display and self._shown is not None and same_look(self._shown, text):
+            return  # the same words: a layout and a repaint of the screen for nothing
+        self._shown = text
         self.update(text)
         self.display = True
 
