@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
+from tests.test_faults_support import detail_of
 from wmtui.core.models import JobKey
 from wmtui.core.settings import load_settings
 from wmtui.emulator.server import EmulatorServer
@@ -75,6 +76,9 @@ async def test_one_app_shows_both_accounts_with_an_account_column_and_a_profile_
                 # The emulators do not answer STS: the profile's name stands for the account.
                 assert cell(app, key, "account") == account.profile
                 assert cell(app, key, "state") in ("● RUNNING", "✔ COMPLETED")
+        # The detail pane names the selected job's profile.
+        detail = await detail_of(app, pilot, b.job_keys()[0])
+        assert "Profile      client-b" in detail
         await pilot.press("slash")
         app.screen.query_one("#filter", Input).value = "profile:client-b"
         await pilot.press("enter")

@@ -266,6 +266,8 @@ class JobRows:
             return None
         board = self.board
         job = board.jobs.get(key)
+        router = self.profiles if self.columns is ACCOUNT_COLUMNS else None
+        org = (key.region, key.organization_id)
         return JobView(
             key=key,
             job=job,
@@ -274,4 +276,6 @@ class JobRows:
             mailbox=self.mailbox_for(key, job),
             from_cache=key not in board.fresh,
             offline=board.global_error is not None,
+            profile=router.label_of(*org) if router is not None else None,
+            account=router.account_label(*org) if router is not None else None,
         )

@@ -53,6 +53,9 @@ class JobView:
     from_cache: bool = False
     # The last refresh could not read anything (banner shown): every record is old.
     offline: bool = False
+    # With several profiles watched: the organization's profile, and its account once known.
+    profile: str | None = None
+    account: str | None = None
 
 
 def _field(out: Text, label: str, value: Text | str, palette: Palette, width: int = 40) -> None:
@@ -141,6 +144,9 @@ def render_body(view: JobView, now: datetime, palette: Palette, width: int = 40)
 
     job = view.job
     out = Text()
+    if view.profile is not None:
+        account = view.account if view.account and view.account != view.profile else None
+        field("Profile", safe_text(f"{view.profile} ({account})" if account else view.profile))
     field("Region", safe_text(key.region))
     field("Organization", safe_text(key.organization_id))
     field("Job ID", safe_text(key.job_id))
