@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from wmtui.core.destinations import STATE_KEY
@@ -19,7 +20,7 @@ from wmtui.core.export import ExportSnapshot, MailboxStatus
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox
 from wmtui.core.names import NameDirectory
 from wmtui.core.service import ExportService, ServiceError
-from wmtui.core.settings import load_ui_state
+from wmtui.core.settings import load_ui_state, save_ui_state
 
 
 @dataclass
@@ -141,3 +142,31 @@ def known_organizations(
     for known in found.values():
         known.mailboxes = len(names.mailboxes(known.region, known.organization_id))
     return list(found.values())
+
+
+# ui-state.json's key for the cut-off dates set on the mailboxes screen, by "region/organization".
+CUTOFFS_KEY = "coverage_cutoffs"
+
+
+def remembered_cutoff(config_dir: Path, region: str, organization_id: str) -> date | None:
+    """The cut-off date last set on the mailboxes screen for the organization, if any."""
+    found = load_ui_state(config_dir).get(CUTOFFS_KEY)
+    text = found.get(f"{region}/{organization_id}") if isinstance(found, dict) else None
+    try:
+        return date.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def remember_cutoff(config_dir: Path, region: str, organization_id: str, day: date | None) -> bool:
+    """Keep (or, with None, forget) the organization's cut-off; False if it could not be saved."""
+    state = load_ui_state(config_dir)
+    found = state.get(CUTOFFS_KEY)
+    cutoffs = dict(found) if isinstance(found, dict) else {}
+    key = f"{region}/{organization_id}"
+    if day is None:
+        cutoffs.pop(key, None)
+    else:
+        cutoffs[key] = day.isoformat()
+    state[CUTOFFS_KEY] = cutoffs
+    return save_ui_state(config_dir, state)

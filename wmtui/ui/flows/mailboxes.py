@@ -22,8 +22,20 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.timer import Timer
 
-from wmtui.core.coverage import MAX_RUNNING, CoverageRow, eligible_words, plan_starts
-from wmtui.core.coverage_read import CoverageData, known_organizations, read_coverage
+from wmtui.core.coverage import (
+    MAX_RUNNING,
+    CoverageRow,
+    cutoff_instant,
+    eligible_words,
+    plan_starts,
+)
+from wmtui.core.coverage_read import (
+    CoverageData,
+    known_organizations,
+    read_coverage,
+    remember_cutoff,
+    remembered_cutoff,
+)
 from wmtui.core.deadline import Deadline, deadline_risk_event
 from wmtui.core.destinations import Destination, remembered_destination
 from wmtui.core.export import find_exports
@@ -85,8 +97,6 @@ class MailboxesFlow:
         self.deadline_org: tuple[str, str] | None = None
         # deadline_risk events handed to the notifier in this run (it keeps them for good).
         self.risks_told: set[str] = set()
-        # The cut-off set on the screen, per organization, while the app runs.
-        self.cutoffs: dict[tuple[str, str], datetime | None] = {}
         self._timer: Timer | None = None
         self._open: MailboxesScreen | None = None
         self.exports: list[ExportSummary] = []
@@ -115,7 +125,7 @@ class MailboxesFlow:
             queued=partial(self.queued, region, organization_id),
             start=partial(self.start, region, organization_id),
             read_only=settings.read_only,
-            cutoff=self.cutoffs.get((region, organization_id)),
+            cutoff=cutoff_instant(remembered_cutoff(settings.config_dir, region, organization_id)),
             first_read=first_read,
             pick_organization=self.pick,
             jobs_version=lambda: (screen.board.last_refresh, len(screen.board.jobs)),
@@ -129,7 +139,14 @@ class MailboxesFlow:
         self._open = None
 
     def _remember_cutoff(self, region: str, organization_id: str, cutoff: datetime | None) -> None:
-        self.cutoffs[(region, organization_id)] = cutoff
+        config_dir = self.screen.settings.config_dir
+        day = cutoff.date() if cutoff is not None else None
+        if not remember_cutoff(config_dir, region, organization_id, day):
+            self.screen.notify(
+                f"The cut-off applies now but was not saved for next time ({config_dir}).",
+                severity="warning",
+                markup=False,
+            )
 
     def pick(self) -> None:
         """Ask which organization: those wmtui knows, or one typed."""

@@ -106,7 +106,7 @@ class MailboxesSource:
     pick_organization: Callable[[], None] | None = None
     # Changes when the app's jobs do (a refresh, a start): the rows follow them.
     jobs_version: Callable[[], object] = lambda: None
-    # Told of a new cut-off, so the organization keeps it while the app runs.
+    # Told of a new cut-off, so the organization keeps it (ui-state.json).
     remember_cutoff: Callable[[datetime | None], None] | None = None
 
 
