@@ -18,8 +18,9 @@ come from the S3 checks the app keeps).
 
 The emulator runs in a process of its own (WorkMail does not share the client's CPU).
 
-A cold case (no names cache: the first paint is empty, ListUsers and ListResources are needed
-too) is shown as a diagnostic.
+A second case starts the app with no names cache file: the app lists the names (ListUsers,
+ListResources) during its own first refresh, before `m` is pressed, so the first paint has the
+rows again; shown as a diagnostic (how many rows the first paint had is in the notes).
 
     uv run python -m benchmarks.mailboxes [--quick] [--latency-ms 50]
 """
@@ -75,6 +76,7 @@ class Figures:
     cold_complete: list[float] = field(default_factory=list)
     rows: int = 0
     jobs_listed: int = 0
+    cold_first_rows: list[int] = field(default_factory=list)
 
 
 def build_state() -> tuple[EmulatorState, str, str]:
@@ -112,7 +114,9 @@ def _settings(root: Path) -> Settings:
     )
 
 
-async def _open_once(service: Any, settings: Settings, watched: JobKey) -> tuple[float, float, int]:
+async def _open_once(
+    service: Any, settings: Settings, watched: JobKey
+) -> tuple[float, float, int, int]:
     """(to first paint, to complete rows, rows) for one press of `m`."""
     from wmtui.ui.app import WmtuiApp
     from wmtui.ui.flows.mailboxes import MailboxesFlow
@@ -148,10 +152,11 @@ async def _open_once(service: Any, settings: Settings, watched: JobKey) -> tuple
         screen.call_after_refresh(painted.set)
         await painted.wait()
         first = time.perf_counter() - began
+        first_rows = len(screen.rows)
         await done.wait()
         complete = time.perf_counter() - began
         rows = len(screen.rows)
-    return first, complete, rows
+    return first, complete, first_rows, rows
 
 
 def serve(latency_ms: float) -> None:
@@ -218,8 +223,12 @@ def measure(options: Options, log: Callable[[str], None]) -> Figures:
                         began = time.perf_counter()
                         figures.jobs_listed = len(service.list_jobs(REGION, org))
                         figures.calls_alone.append(time.perf_counter() - began)
-                    first, complete, rows = asyncio.run(_open_once(service, settings, watched))
+                    first, complete, first_rows, rows = asyncio.run(
+                        _open_once(service, settings, watched)
+                    )
                     figures.rows = rows
+                    if cold:
+                        figures.cold_first_rows.append(first_rows)
                     (figures.cold_first_paint if cold else figures.first_paint).append(first)
                     (figures.cold_complete if cold else figures.complete).append(complete)
                 finally:
@@ -252,9 +261,9 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
          " (fastest run)", ms(alone), str(len(figures.calls_alone)), ""],
         ["  the same pages, median run", ms(median(figures.calls_alone)),
          str(len(figures.calls_alone)), ""],
-        ["cold (no names cache): m -> first paint (empty)", ms(median(figures.cold_first_paint)),
+        ["no names cache file at start: m -> first paint", ms(median(figures.cold_first_paint)),
          str(len(figures.cold_first_paint)), ""],
-        ["cold: m -> complete rows (ListUsers, ListResources too)",
+        ["no names cache file at start: m -> complete rows",
          ms(median(figures.cold_complete)), str(len(figures.cold_complete)), ""],
     ]  # fmt: skip
     section.check(
@@ -282,6 +291,12 @@ def run(options: Options, log: Callable[[str], None]) -> list[Section]:
         "grouped in the worker. No ListUsers while the names cache is fresh; no "
         "GetMailboxDetails at all (sizes come from the S3 checks the app keeps). The emulator "
         "runs in a process of its own, at the latency above."
+    )
+    first_rows = sorted(set(figures.cold_first_rows))
+    section.notes.append(
+        "With no names cache file at start, the app's first refresh lists the organization's "
+        "users and resources before m is pressed: the first paint had "
+        f"{', '.join(f'{n:,}' for n in first_rows) or 'no'} rows."
     )
     section.seconds = time.perf_counter() - began
     return [section]
