@@ -94,7 +94,11 @@ def cmd_coverage(args: argparse.Namespace, backend: Backend) -> int:
     else:
         _print_text(rows, deadline, now)
     risk = deadline_risk_event(
-        deadline, region=region, organization_id=organization, now=now, profile=profile_of(backend)
+        deadline,
+        region=region,
+        organization_id=organization,
+        now=now,
+        profile=profile_of(backend, region, organization),
     )
     if risk is not None:
         send_events(backend, [risk])

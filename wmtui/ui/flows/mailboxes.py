@@ -218,7 +218,7 @@ class MailboxesFlow:
             region=region,
             organization_id=organization_id,
             now=screen.clock(),
-            profile=profile_of(screen.service, settings),
+            profile=profile_of(screen.service, settings, region, organization_id),
         )
         if event is None or event.id in self.risks_told:
             return
