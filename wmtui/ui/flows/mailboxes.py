@@ -50,7 +50,6 @@ from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.coverage_dialogs import OrganizationPicker
 from wmtui.ui.screens.mailboxes import MailboxesScreen, MailboxesSource
-from wmtui.ui.screens.org_exports import OrgExportsScreen
 
 if TYPE_CHECKING:
     from wmtui.ui.screens.jobs import JobsScreen
@@ -258,10 +257,6 @@ class MailboxesFlow:
         screen.run_worker(
             read, thread=True, group="org-exports", exclusive=True, exit_on_error=False
         )
-
-    def open_exports(self) -> None:
-        data_dir = self.screen.settings.data_dir
-        self.screen.app.push_screen(OrgExportsScreen(lambda: export_summaries(data_dir)))
 
     def queued(self, region: str, organization_id: str) -> dict[str, datetime | None]:
         return {
@@ -475,11 +470,6 @@ class MailboxesFlow:
 def open_mailboxes(screen: JobsScreen) -> None:
     """The jobs screen's `m`: the mailboxes of the selected job's organization."""
     MailboxesFlow.of(screen).open()
-
-
-def open_org_exports(screen: JobsScreen) -> None:
-    """The palette's "Organization exports": every saved export, running ones first."""
-    MailboxesFlow.of(screen).open_exports()
 
 
 def latest_destination(
