@@ -90,6 +90,10 @@ async def confirm(app: WmtuiApp, pilot: Pilot[Any]) -> str:
 async def test_every_mailbox_in_its_group_with_the_deadline(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        # Before any organization is read, the status line already counts the days left.
+        before = static_text(app.screen, "#status")
+        assert "d to 31 Mar 2027" in before and " out" not in before
         screen = await open_mailboxes(app, pilot)
         assert len(screen.rows) == 13
         expected = {

@@ -38,6 +38,13 @@ def end_of(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
+def days_only(end_of_support: date, now: datetime) -> tuple[str, bool]:
+    """The status line's form before any organization is read: days left, and whether that
+    alone warns (fewer than WARN_DAYS)."""
+    days = (end_of_support - now.date()).days
+    return f"{max(0, days)}d to {end_of_support:%d %b %Y}", days < WARN_DAYS
+
+
 @dataclass(frozen=True)
 class Deadline:
     """Days left, where the organization stands, and when it would be done."""
@@ -160,7 +167,7 @@ def project_deadline(
     finish_slots = _finish_with_slots(left_rows, finished, sizes, now, max_running)
     return Deadline(
         end_of_support=end_of_support,
-        days_left=(end_of_support - now.date()).days,
+        days_left=(end_of_support - now.date()).days,  # as days_only()
         total=len(enabled),
         verified=counts[Group.VERIFIED],
         exported=counts[Group.EXPORTED] + counts[Group.VERIFIED],

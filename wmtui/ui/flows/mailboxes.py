@@ -36,7 +36,7 @@ from wmtui.core.coverage_read import (
     remember_cutoff,
     remembered_cutoff,
 )
-from wmtui.core.deadline import Deadline, deadline_risk_event
+from wmtui.core.deadline import Deadline, days_only, deadline_risk_event
 from wmtui.core.destinations import Destination, remembered_destination
 from wmtui.core.export import find_exports
 from wmtui.core.export_list import ExportSummary, export_summaries
@@ -235,14 +235,18 @@ class MailboxesFlow:
         screen.run_worker(deliver, thread=True, group="notify", exit_on_error=False)
 
     def status_text(self) -> tuple[str, bool] | None:
-        """The status line's running organization exports and short deadline form, and whether
-        the deadline warns; None while there is neither."""
+        """The status line's running organization exports and short deadline form (the days
+        left alone until an organization is read), and whether the deadline warns."""
         parts = [summary.short() for summary in self.exports if summary.running]
         if self.deadline is not None:
             parts.append(self.deadline.short())
-        if not parts:
-            return None
-        return " · ".join(parts), self.deadline is not None and self.deadline.warning
+            warning = self.deadline.warning
+        else:
+            # No organization read yet (m reads one): the days left need no call.
+            end_of_support = self.screen.settings.end_of_support
+            days, warning = days_only(end_of_support, self.screen.clock())
+            parts.append(days)
+        return " · ".join(parts), warning
 
     # ---- organization exports ------------------------------------------------------------------
 
