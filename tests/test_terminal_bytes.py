@@ -209,3 +209,36 @@ async def test_under_the_mailboxes_screen_the_jobs_view_waits_and_then_shows_wha
         shown = app.export_screenshot()
         assert "96%" in shown
         assert "refreshed" in shown and "just" in shown
+
+
+async def test_a_refresh_under_the_mailboxes_screen_sends_nothing_of_the_jobs_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual repaints a screen whole when another is pushed over it and passes the repaints of
+    the screen under the top one on to the top one: each message the covered jobs screen handled
+    (a refresh's worker, its result) sent the mailboxes screen to the terminal again, whole.
+    Those repaints reach the screen on top as `refresh(*regions)` on it: none may come."""
+    clock = Clock()
+    app, service = standard_app(tmp_path, clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        jobs_screen = app.jobs_screen
+        await pilot.press("m")
+        await settle(app, pilot)
+        top = app.screen
+        assert top is not jobs_screen
+        jobs_laid_out: list[object] = []
+        jobs_screen.screen_layout_refresh_signal.subscribe(jobs_screen, jobs_laid_out.append)
+        for percent in (91, 92):
+            service.set_job(replace(service.jobs[key(1)], estimated_progress=percent))
+            clock.now += timedelta(minutes=3)
+            with watching(app, monkeypatch) as seen:
+                jobs_screen.start_refresh()
+                await settle(app, pilot)
+            assert [regions for w, regions, _ in seen.calls if w is top] == []
+            assert seen.layouts == 0, seen.laid_out()
+        assert jobs_laid_out == []
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen is jobs_screen
+        assert "92%" in app.export_screenshot()

@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -60,6 +59,7 @@ from wmtui.ui.refresh_loop import RefreshLoop
 from wmtui.ui.safe_text import sanitize
 from wmtui.ui.screens.help import HelpScreen
 from wmtui.ui.widgets.banner import Banner, problem_text
+from wmtui.ui.widgets.covered import QuietWhileCovered
 from wmtui.ui.widgets.detail import DetailPane
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusInfo, StatusLine, freshness, render_status
@@ -94,7 +94,7 @@ class JobsContext:
     preflight: Preflight | None = None  # the doctor's checks; None: not against real AWS
 
 
-class JobsScreen(VerifyKeys, Screen[None]):
+class JobsScreen(VerifyKeys, QuietWhileCovered):
     """The app's main screen: the watched jobs, refreshed in the background."""
 
     BINDINGS: ClassVar[list[BindingType]] = JOBS_BINDINGS
