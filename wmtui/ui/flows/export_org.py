@@ -30,7 +30,14 @@ from wmtui.core.models import JobKey
 from wmtui.core.preflight import PreflightTarget
 from wmtui.ui.flows.mailboxes import MailboxesFlow
 from wmtui.ui.flows.preflight import PreflightFlow
-from wmtui.ui.flows.start import destination_for, mailbox_count, where_to_start
+from wmtui.ui.flows.start import (
+    destination_for,
+    mailbox_count,
+    profile_choice,
+    profile_line,
+    use_picked_profile,
+    where_to_start,
+)
 from wmtui.ui.messages import ExportJobsStarted
 from wmtui.ui.notifications import export_finished_notifier
 from wmtui.ui.org_export_runs import QUIT_WAIT, ExportRun, ExportSource, OrgExportRuns
@@ -72,18 +79,23 @@ class ExportOrgFlow:
             screen.refuse_read_only("export_org")
             return
         region, organization_id = where_to_start(screen)
-        screen.app.push_screen(
-            ExportFormScreen(
-                region=region,
-                organization_id=organization_id,
-                destination_for=partial(destination_for, screen),
-                endpoint_url=screen.settings.endpoint_url,
-                mailbox_count=partial(mailbox_count, screen),
-                initial=initial,
-                cursor_blink=screen.context.cursor_blink,
-            ),
-            self._planned,
+        form = ExportFormScreen(
+            region=region,
+            organization_id=organization_id,
+            destination_for=partial(destination_for, screen),
+            endpoint_url=screen.settings.endpoint_url,
+            mailbox_count=partial(mailbox_count, screen),
+            initial=initial,
+            cursor_blink=screen.context.cursor_blink,
+            profiles=profile_choice(screen),
         )
+        screen.app.push_screen(form, partial(self._form_done, form))
+
+    def _form_done(self, form: ExportFormScreen, spec: ExportSpec | None) -> None:
+        if spec is not None:
+            # The doctor, the export's rounds and its jobs' watch-list entries use the pick.
+            use_picked_profile(self.screen, form, spec.region, spec.organization_id)
+        self._planned(spec)
 
     def state_path(self, spec: ExportSpec) -> Path:
         return export_state_path(self.screen.settings.data_dir, spec)
@@ -127,6 +139,9 @@ class ExportOrgFlow:
             summary.append("\n")
 
         line("Organization", f"{spec.organization_id} ({spec.region})")
+        profile = profile_line(self.screen, spec.region, spec.organization_id)
+        if profile is not None:
+            line("AWS profile", profile)
         count = mailbox_count(self.screen, spec.region, spec.organization_id)
         line("Mailboxes", f"every enabled one ({count} known)" if count else "every enabled one")
         line("Goes to", f"s3://{spec.bucket}/{spec.prefix}")

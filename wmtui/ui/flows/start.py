@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
@@ -18,12 +18,13 @@ from wmtui.core.destinations import (
 from wmtui.core.limits import explain_limit, names_the_rule
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
 from wmtui.core.preflight import PreflightTarget
-from wmtui.core.service import ErrorKind, ServiceError
+from wmtui.core.service import ErrorKind, ExportService, ServiceError
 from wmtui.ui.flows.calls import call_service
 from wmtui.ui.flows.preflight import PreflightFlow
 from wmtui.ui.messages import ExportStarted
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
+from wmtui.ui.screens.form import DestinationFormScreen, KnownProfile, ProfileChoice
 from wmtui.ui.screens.start import StartExportScreen, StartPlan
 
 if TYPE_CHECKING:
@@ -59,6 +60,57 @@ def mailbox_count(screen: JobsScreen, region: str, organization_id: str) -> int 
     return sum(1 for m in known.values() if (m.state or "ENABLED") == "ENABLED") or None
 
 
+def known_profile(screen: JobsScreen, region: str, organization_id: str) -> KnownProfile | None:
+    """The organization's profile as the watch list (or a pick this session) says; None when
+    nothing is known of it."""
+    router = screen.watching.profiles
+    if router is None:
+        return None
+    org = (region, organization_id)
+    watched = any((key.region, key.organization_id) == org for key in screen.board.watched)
+    owner = router.book.owner(region, organization_id)
+    if owner == router.label(None):
+        owner = None  # the default chain's own profile, by name
+    if owner is None and not watched:
+        return None
+    return KnownProfile(owner, watched)
+
+
+def profile_choice(screen: JobsScreen) -> ProfileChoice | None:
+    """The start and export forms' profile picker; None (no picker) without profiles."""
+    profiles, profile, default_label = screen.watching.picker()
+    if not profiles:
+        return None
+    return ProfileChoice(tuple(profiles), profile, default_label, partial(known_profile, screen))
+
+
+def service_as(screen: JobsScreen, profile: str | None, picked: bool) -> ExportService:
+    """The service acting as the profile picked in a form (without a picker: as routed)."""
+    router = screen.watching.profiles
+    if router is None or not picked:
+        return screen.service
+    return router.service_for_profile(profile)
+
+
+def use_picked_profile(
+    screen: JobsScreen, form: DestinationFormScreen[Any, Any], region: str, organization_id: str
+) -> None:
+    """From now on the organization acts as the form's profile: the doctor, the start(s), the
+    export's rounds; the jobs started join the watch list with it (the watch list asks the
+    book of an organization it does not name)."""
+    router = screen.watching.profiles
+    if router is not None and form.picks_profile:
+        router.book.assign(region, organization_id, form.profile)
+
+
+def profile_line(screen: JobsScreen, region: str, organization_id: str) -> str | None:
+    """The profile a confirmation names (only when there are profiles to pick from)."""
+    router = screen.watching.profiles
+    if router is None or not router.available_profiles():
+        return None
+    return router.label_of(region, organization_id)
+
+
 def start_refusal(label: str, error: ServiceError | None) -> str:
     """What to tell a person whose start was refused (the limits spelled out for LimitExceeded)."""
     if error is None:
@@ -78,10 +130,14 @@ class StartFlow:
     def __init__(self, screen: JobsScreen) -> None:
         self.screen = screen
 
-    def _mailboxes_of(self, region: str, organization_id: str) -> list[Mailbox]:
-        """From a worker: the organization's mailboxes, listed again only when stale."""
+    def _mailboxes_of(
+        self, picked: bool, region: str, organization_id: str, profile: str | None
+    ) -> list[Mailbox]:
+        """From a worker: the organization's mailboxes, listed again only when stale, as the
+        profile picked in the form."""
         screen = self.screen
-        mailboxes = screen.context.names.refresh_org(screen.service, region, organization_id)
+        service = service_as(screen, profile, picked)
+        mailboxes = screen.context.names.refresh_org(service, region, organization_id)
         return list(mailboxes.values())
 
     def open(self, initial: StartPlan | None = None) -> None:
@@ -90,20 +146,23 @@ class StartFlow:
             screen.refuse_read_only("start_export")
             return
         region, organization_id = where_to_start(screen)
+        choice = profile_choice(screen)
         form = StartExportScreen(
             region=region,
             organization_id=organization_id,
-            list_mailboxes=self._mailboxes_of,
+            list_mailboxes=partial(self._mailboxes_of, choice is not None),
             destination_for=partial(destination_for, screen),
             endpoint_url=screen.settings.endpoint_url,
             initial=initial,
             cursor_blink=screen.context.cursor_blink,
+            profiles=choice,
         )
-        screen.app.push_screen(form, self._planned)
+        screen.app.push_screen(form, partial(self._planned, form))
 
-    def _planned(self, plan: StartPlan | None) -> None:
+    def _planned(self, form: StartExportScreen, plan: StartPlan | None) -> None:
         if plan is None:
             return
+        use_picked_profile(self.screen, form, plan.region, plan.organization_id)
         request = plan.request
         target = PreflightTarget(
             plan.region,
@@ -135,6 +194,9 @@ class StartFlow:
         if plan.mailbox.entity_id != plan.label:
             line("Entity ID", plan.mailbox.entity_id)
         line("Organization", f"{plan.organization_id} ({plan.region})")
+        profile = profile_line(self.screen, plan.region, plan.organization_id)
+        if profile is not None:
+            line("AWS profile", profile)
         line("Goes to", f"s3://{request.s3_bucket_name}/{request.s3_prefix}")
         line("Role ARN", request.role_arn)
         line("KMS key ARN", request.kms_key_arn)

@@ -159,7 +159,7 @@ class WatchingFlow:
             return selected.region
         return self.screen.settings.region or DEFAULT_REGION
 
-    def _picker(self) -> tuple[list[str], str | None, str]:
+    def picker(self) -> tuple[list[str], str | None, str]:
         """The dialogs' profile picker: the AWS config file's profiles (none: no picker, as
         before), the selected job's profile preselected, and what the default chain is."""
         router = self.profiles
@@ -172,7 +172,7 @@ class WatchingFlow:
     def add(self) -> None:
         screen = self.screen
         selected = screen.selected_key()
-        profiles, profile, default_profile = self._picker()
+        profiles, profile, default_profile = self.picker()
         dialog = AddJobsScreen(
             region=self._region(),
             organization_id=selected.organization_id if selected else "",
@@ -191,7 +191,7 @@ class WatchingFlow:
 
     def import_jobs(self) -> None:
         screen = self.screen
-        profiles, profile, default_profile = self._picker()
+        profiles, profile, default_profile = self.picker()
         router = self.profiles
         dialog = ImportScreen(
             screen.service,

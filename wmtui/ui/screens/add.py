@@ -21,34 +21,12 @@ from wmtui.core.models import (
     validate_organization_id,
     validate_region,
 )
-from wmtui.ui.screens.form import FormScreen, show_errors
+from wmtui.ui.screens.form import FormScreen, chosen_profile, profile_select, show_errors
 
 # Pasted lists come separated by anything: spaces, commas, semicolons, newlines.
 _ID_SEPARATORS = re.compile(r"[\s,;]+")
 # More IDs than this in one paste is almost certainly the wrong clipboard.
 MAX_IDS_AT_ONCE = 1000
-# The profile picker's value for "no profile": the default credential chain.
-DEFAULT_CHAIN = ""
-
-
-def profile_select(
-    widget_id: str, profiles: Sequence[str], chosen: str | None, default_label: str
-) -> Select[str]:
-    """A picker of the AWS config file's profiles, the default chain first."""
-    options = [(f"{default_label} (the default chain)", DEFAULT_CHAIN)]
-    options += [(name, name) for name in profiles if name != default_label]
-    values = {value for _, value in options}
-    return Select(
-        options,
-        id=widget_id,
-        allow_blank=False,
-        value=chosen if chosen in values else DEFAULT_CHAIN,
-    )
-
-
-def chosen_profile(value: object) -> str | None:
-    """The picker's value as a profile; None for the default chain."""
-    return value if isinstance(value, str) and value != DEFAULT_CHAIN else None
 
 
 def split_job_ids(text: str) -> list[str]:

@@ -28,6 +28,7 @@ from wmtui.ui.screens.form import (
     DESTINATION_CHECKS,
     DESTINATION_FIELDS,
     DestinationFormScreen,
+    ProfileChoice,
     destination_rows,
     field_errors,
     field_row,
@@ -145,12 +146,14 @@ class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
         mailbox_count: Callable[[str, str], int | None] | None = None,
         initial: ExportSpec | None = None,
         cursor_blink: bool = True,
+        profiles: ProfileChoice | None = None,
     ) -> None:
         super().__init__(
-            region, organization_id, initial, destination_for, endpoint_url, cursor_blink
+            region, organization_id, initial, destination_for, endpoint_url, cursor_blink, profiles
         )
         self._mailbox_count = mailbox_count
         self._initial = initial
+        self._organization: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         spec = self._initial
@@ -167,6 +170,7 @@ class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
                 )
             )
             yield from organization_rows(PREFIX, self._region, self._organization_id)
+            yield from self.profile_rows()
             yield Static(id="export-org-note")
             yield from destination_rows(PREFIX, spec)
             yield from field_row(
@@ -210,6 +214,9 @@ class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
         if where is None:
             note.update(Text(""))
             return
+        if where != self._organization:
+            self._organization = where
+            self._preselect_profile()
         region, organization = where
         self._fill_remembered(organization)
         count = self._mailbox_count(region, organization) if self._mailbox_count else None
@@ -219,12 +226,15 @@ class ExportFormScreen(DestinationFormScreen[ExportCheck, ExportSpec]):
             note.update(Text("Its mailboxes are listed when the export starts.", style="dim"))
 
     def _check(self) -> ExportCheck:
-        return check_export_form(
+        check = check_export_form(
             self._values(), endpoint_url=self._endpoint_url, require_all=self._tried_submit
         )
+        problem = self._profile_problem()
+        return check if problem is None else ExportCheck({**check.errors, "profile": problem})
 
     def _show(self, check: ExportCheck) -> None:
         show_errors(self, PREFIX, FIELDS, check.errors)
+        self._show_profile_problem(check.errors.get("profile"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

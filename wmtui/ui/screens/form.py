@@ -1,17 +1,19 @@
 """Pieces the add, start and export forms share: labelled fields with their errors, the
 destination's four fields, `FormScreen` (submit, cancel, focus on the first problem) and
-`DestinationFormScreen` (the start and export forms: bindings, remembered destination)."""
+`DestinationFormScreen` (the start and export forms: bindings, remembered destination, and the
+AWS profile picker shown when the AWS config file has profiles)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from wmtui.core.destinations import (
     Destination,
@@ -22,7 +24,7 @@ from wmtui.core.destinations import (
     region_problem,
     role_arn_problem,
 )
-from wmtui.ui.safe_text import safe_text
+from wmtui.ui.safe_text import safe_text, sanitize
 
 InputType = Literal["integer", "number", "text"]
 Problem = Callable[[str], str | None]
@@ -41,6 +43,34 @@ _DESTINATION_ROWS: tuple[tuple[str, str, str], ...] = (
     ("role_arn", "Role ARN", "arn:aws:iam::123456789012:role/WorkMailExport"),
     ("kms_key_arn", "KMS key ARN", "arn:aws:kms:us-east-1:123456789012:key/…"),
 )
+# The profile picker's value for "no profile": the default credential chain.
+DEFAULT_CHAIN = ""
+
+
+def profile_select(
+    widget_id: str,
+    profiles: Sequence[str],
+    chosen: str | None,
+    default_label: str,
+    *,
+    compact: bool = False,
+) -> Select[str]:
+    """A picker of the AWS config file's profiles, the default chain first."""
+    options = [(f"{default_label} (the default chain)", DEFAULT_CHAIN)]
+    options += [(name, name) for name in profiles if name != default_label]
+    values = {value for _, value in options}
+    return Select(
+        options,
+        id=widget_id,
+        allow_blank=False,
+        value=chosen if chosen in values else DEFAULT_CHAIN,
+        compact=compact,
+    )
+
+
+def chosen_profile(value: object) -> str | None:
+    """The picker's value as a profile; None for the default chain."""
+    return value if isinstance(value, str) and value != DEFAULT_CHAIN else None
 
 
 def field_row(
@@ -247,16 +277,54 @@ class _Where(Protocol):
     def organization_id(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class KnownProfile:
+    """What the app knows of an organization's AWS profile."""
+
+    profile: str | None  # None: the default chain
+    # True when the watch list holds the organization: its jobs are read with that profile.
+    watched: bool
+
+
+@dataclass(frozen=True)
+class ProfileChoice:
+    """The start and export forms' profile picker: shown only when there are `profiles`."""
+
+    profiles: tuple[str, ...] = ()
+    # Preselected when the organization's own profile is not known (the selected job's).
+    profile: str | None = None
+    default_label: str = "default"
+    # The organization's known profile, or None when nothing is known of it.
+    known: Callable[[str, str], KnownProfile | None] | None = None
+
+
+def profile_mismatch(organization_id: str, known: KnownProfile, default_label: str) -> str:
+    """Why a form refuses a profile other than the one the organization is watched with."""
+    watched_with = known.profile or f"{default_label} (the default chain)"
+    return (
+        f"{sanitize(organization_id)} is watched with profile {sanitize(watched_with)}: an"
+        " organization lives in one account. Pick that one (to change it, remove its jobs"
+        " from the watch list, then add them with the other profile)"
+    )
+
+
 class DestinationFormScreen(FormScreen[CheckT, ResultT]):
     """A form that starts exports: region, organization and the destination's fields.
 
-    The organization's remembered destination fills the destination fields nobody edited.
+    The organization's remembered destination fills the destination fields nobody edited. With
+    profiles in the AWS config file, an AWS profile picker follows the organization: its known
+    profile is preselected whenever the organization changes.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "Review and start", priority=True),
         Binding("escape", "cancel", "Cancel"),
     ]
+    DEFAULT_CSS = """
+    DestinationFormScreen .form-row Select {
+        width: 1fr;
+    }
+    """
 
     def __init__(
         self,
@@ -266,6 +334,7 @@ class DestinationFormScreen(FormScreen[CheckT, ResultT]):
         destination_for: Callable[[str], Destination | None],
         endpoint_url: str | None,
         cursor_blink: bool,
+        profiles: ProfileChoice | None = None,
     ) -> None:
         super().__init__(endpoint_url=endpoint_url, cursor_blink=cursor_blink)
         self._region = initial.region if initial else region
@@ -273,6 +342,10 @@ class DestinationFormScreen(FormScreen[CheckT, ResultT]):
         self._destination_for = destination_for
         # What the form filled in by itself: a field still holding it was not edited.
         self._filled: dict[str, str] = {}
+        self._choice = profiles or ProfileChoice()
+        self._profile = (
+            self._choice.profile if self._choice.profile in self._choice.profiles else None
+        )
 
     def _values(self) -> dict[str, str]:
         return values_of(self, self.PREFIX, self.FIELDS)
@@ -288,3 +361,86 @@ class DestinationFormScreen(FormScreen[CheckT, ResultT]):
                 value = getattr(remembered, name)
                 self._filled[name] = value
                 box.value = value
+
+    # ---- the AWS profile ---------------------------------------------------------------------
+
+    @property
+    def picks_profile(self) -> bool:
+        """Whether the form shows a profile picker (the AWS config file has profiles)."""
+        return bool(self._choice.profiles)
+
+    @property
+    def profile(self) -> str | None:
+        """The AWS profile picked (None: the default chain, or no picker); kept after dismiss."""
+        return self._profile
+
+    def profile_rows(self) -> ComposeResult:
+        """`AWS profile  [picker]` and its error line; nothing without profiles."""
+        choice = self._choice
+        if not choice.profiles:
+            return
+        with Horizontal(classes="form-row", id=f"{self.PREFIX}-profile-row"):
+            yield Label("AWS profile", classes="form-label")
+            yield profile_select(
+                f"{self.PREFIX}-profile",
+                choice.profiles,
+                self._profile,
+                choice.default_label,
+                compact=True,
+            )
+        yield Static(id=f"{self.PREFIX}-profile-error", classes="field-error form-error")
+
+    def _known_profile(self) -> tuple[str, KnownProfile] | None:
+        """The form's organization and what is known of its profile."""
+        known_of = self._choice.known
+        where = organization_of(self._values(), self._endpoint_url)
+        if known_of is None or where is None or not self.picks_profile:
+            return None
+        known = known_of(*where)
+        return None if known is None else (where[1], known)
+
+    def _preselect_profile(self) -> None:
+        """The organization's known profile in the picker (the organization changed)."""
+        found = self._known_profile()
+        if found is None:
+            return  # nothing known: the pick stays as it is
+        choice = self._choice
+        value = found[1].profile or DEFAULT_CHAIN
+        offered = {DEFAULT_CHAIN, *choice.profiles} - {choice.default_label}
+        if value in offered:
+            self.query_one(f"#{self.PREFIX}-profile", Select).value = value
+            self._profile = chosen_profile(value)
+
+    def _profile_problem(self) -> str | None:
+        """A profile other than the one the organization's watched jobs are read with."""
+        found = self._known_profile()
+        if found is None or not found[1].watched or found[1].profile == self._profile:
+            return None
+        return profile_mismatch(found[0], found[1], self._choice.default_label)
+
+    def _show_profile_problem(self, problem: str | None) -> None:
+        if not self.picks_profile:
+            return
+        widget = self.query_one(f"#{self.PREFIX}-profile-error", Static)
+        widget.update(safe_text(problem or "", single_line=False))
+        widget.display = problem is not None
+
+    def _profile_changed(self) -> None:
+        """The picked profile changed (the start form lists the mailboxes again)."""
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id != f"{self.PREFIX}-profile":
+            return
+        picked = chosen_profile(event.value)
+        if picked == self._profile:
+            return
+        self._profile = picked
+        self._profile_changed()
+        self._show(self._check())
+
+    def action_submit(self) -> None:
+        problem = self._profile_problem()
+        super().action_submit()
+        if problem is not None:
+            self.query_one(f"#{self.PREFIX}-profile", Select).focus()

@@ -33,7 +33,7 @@ from wmtui.core.models import (
 from wmtui.core.service import ErrorKind, ExportService, ServiceError
 from wmtui.ui.messages import JobsListed, OrganizationsListed
 from wmtui.ui.safe_text import safe_text, sanitize
-from wmtui.ui.screens.add import chosen_profile, profile_select
+from wmtui.ui.screens.form import chosen_profile, profile_select
 from wmtui.ui.widgets.cells import STATE_GLYPHS, Palette, job_id_text, relative_time
 
 

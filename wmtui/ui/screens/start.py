@@ -1,7 +1,8 @@
 """The start form (`n`): one mailbox export, every field checked against the API's rules as typed.
 
 The mailbox is picked from the organization's mailboxes (the name directory's list, read in a
-thread worker through the callable the app gives), found by typing part of a name or an email.
+thread worker through the callable the app gives, as the AWS profile picked in the form when
+the AWS config file has profiles), found by typing part of a name or an email.
 When the list cannot be read, the mailbox's ID, user name or email can be typed instead: the API
 takes any of them. The form dismisses with a `StartPlan`; the app asks for a confirmation and
 makes the call.
@@ -34,6 +35,7 @@ from wmtui.ui.screens.form import (
     DESTINATION_CHECKS,
     DESTINATION_FIELDS,
     DestinationFormScreen,
+    ProfileChoice,
     destination_rows,
     field_errors,
     field_row,
@@ -58,7 +60,8 @@ FIELDS: tuple[str, ...] = (
 MAX_SHOWN = 200
 NAME_WIDTH = 28
 
-ListMailboxes = Callable[[str, str], Sequence[Mailbox]]
+# (region, organization, the profile picked: None for the default chain or without a picker)
+ListMailboxes = Callable[[str, str, str | None], Sequence[Mailbox]]
 
 
 @dataclass(frozen=True)
@@ -199,15 +202,18 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
         endpoint_url: str | None = None,
         initial: StartPlan | None = None,
         cursor_blink: bool = True,
+        profiles: ProfileChoice | None = None,
     ) -> None:
         super().__init__(
-            region, organization_id, initial, destination_for, endpoint_url, cursor_blink
+            region, organization_id, initial, destination_for, endpoint_url, cursor_blink, profiles
         )
         self._list_mailboxes = list_mailboxes
         self._initial = initial
         self._chosen: Mailbox | None = initial.mailbox if initial else None
-        # The organization whose mailboxes are (being) listed, and what came back.
-        self._listing_for: tuple[str, str] | None = None
+        # The organization in the form, the one whose mailboxes are (being) listed (and with
+        # which profile), and what came back.
+        self._organization: tuple[str, str] | None = None
+        self._listing_for: tuple[str, str, str | None] | None = None
         self._mailboxes: list[Mailbox] = []
         self._listed = False
         self._shown: list[Mailbox] = []
@@ -225,6 +231,7 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
                 )
             )
             yield from organization_rows(PREFIX, self._region, self._organization_id)
+            yield from self.profile_rows()
             yield from field_row(
                 PREFIX, "mailbox", "Mailbox", placeholder="type part of a name or email"
             )
@@ -272,15 +279,28 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
 
     def _organization_changed(self) -> None:
         where = self._where()
-        if where == self._listing_for:
+        if where == self._organization:
             return
-        self._listing_for = where
-        self._mailboxes = []
-        self._listed = False
+        self._organization = where
+        if where is not None:
+            self._preselect_profile()
         if self._chosen is not None and self._initial is None:
             self._chosen = None
             self._show_chosen()
         self._initial = None
+        self._list_mailboxes_of(where)
+
+    def _profile_changed(self) -> None:
+        self._list_mailboxes_of(self._where())
+
+    def _list_mailboxes_of(self, where: tuple[str, str] | None) -> None:
+        """List the organization's mailboxes as the picked profile (unless listed already)."""
+        listing = None if where is None else (*where, self._profile)
+        if listing == self._listing_for:
+            return
+        self._listing_for = listing
+        self._mailboxes = []
+        self._listed = False
         if where is None:
             self._status(Text("Enter the region and organization to list its mailboxes.", "dim"))
             self._refilter()
@@ -288,13 +308,13 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
         self._fill_destination()
         self._status(Text(f"Listing the mailboxes of {where[1]}…", style="dim"))
         self._refilter()
-        self._load_mailboxes(*where)
+        self._load_mailboxes(*where, self._profile)
 
     @work(thread=True, exclusive=True, group="start-mailboxes", exit_on_error=False)
-    def _load_mailboxes(self, region: str, organization_id: str) -> None:
+    def _load_mailboxes(self, region: str, organization_id: str, profile: str | None) -> None:
         worker = get_current_worker()
         try:
-            found = list(self._list_mailboxes(region, organization_id))
+            found = list(self._list_mailboxes(region, organization_id, profile))
             message = MailboxesListed(region, organization_id, found)
         except ServiceError as exc:
             message = MailboxesListed(region, organization_id, error=str(exc))
@@ -305,7 +325,8 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
 
     def on_mailboxes_listed(self, message: MailboxesListed) -> None:
         message.stop()
-        if (message.region, message.organization_id) != self._listing_for:
+        listing = self._listing_for
+        if listing is None or (message.region, message.organization_id) != listing[:2]:
             return  # an answer for an organization no longer in the form
         search = self.query_one("#start-mailbox", Input)
         if message.error is not None:
@@ -343,8 +364,8 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
         options.display = True
         if self._shown:
             options.highlighted = 0
-        where = self._listing_for
-        org = sanitize(where[1]) if where else ""
+        listing = self._listing_for
+        org = sanitize(listing[1]) if listing else ""
         total = len(self._mailboxes)
         if not total:
             self._status(Text(f"{org} has no mailboxes to export.", style="dim"))
@@ -389,16 +410,19 @@ class StartExportScreen(DestinationFormScreen[StartCheck, StartPlan]):
     # ---- checking ----------------------------------------------------------------------------
 
     def _check(self) -> StartCheck:
-        return check_start_form(
+        check = check_start_form(
             self._values(),
             self._chosen,
             listed=self._listed,
             endpoint_url=self._endpoint_url,
             require_all=self._tried_submit,
         )
+        problem = self._profile_problem()
+        return check if problem is None else StartCheck({**check.errors, "profile": problem})
 
     def _show(self, check: StartCheck) -> None:
         show_errors(self, PREFIX, FIELDS, check.errors)
+        self._show_profile_problem(check.errors.get("profile"))
         summary = self.query_one("#start-summary", Static)
         if check.ok and check.plan is not None:
             summary.update(Text(f"Ready: export {sanitize(check.plan.label)}.", style="bold"))
