@@ -342,10 +342,10 @@ class DestinationFormScreen(FormScreen[CheckT, ResultT]):
         self._destination_for = destination_for
         # What the form filled in by itself: a field still holding it was not edited.
         self._filled: dict[str, str] = {}
-        self._choice = profiles or ProfileChoice()
-        self._profile = (
-            self._choice.profile if self._choice.profile in self._choice.profiles else None
-        )
+        choice = self._choice = profiles or ProfileChoice()
+        # The default chain's own profile, named, is the picker's "default chain" entry.
+        offered = choice.profile in choice.profiles and choice.profile != choice.default_label
+        self._profile = choice.profile if offered else None
 
     def _values(self) -> dict[str, str]:
         return values_of(self, self.PREFIX, self.FIELDS)
