@@ -9,6 +9,7 @@ The figures in bytes are benchmark item 9's (`uv run python -m benchmarks --item
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -17,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_ui_fakes import NOW, FakeService, build_app, key, people, standard_jobs
+from test_ui_fakes import NOW, ORG, FakeService, build_app, key, people, standard_jobs
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
+from textual.widgets import Log, ProgressBar, Static
 
+from wmtui.core.export import ExportSpec
+from wmtui.core.models import JobState
 from wmtui.ui.app import WmtuiApp
+from wmtui.ui.screens.export_progress import ExportProgressScreen
 from wmtui.ui.widgets.detail import DetailPane, TextLines
 from wmtui.ui.widgets.job_table import JobTable
 from wmtui.ui.widgets.status import StatusLine
@@ -242,3 +247,63 @@ async def test_a_refresh_under_the_mailboxes_screen_sends_nothing_of_the_jobs_sc
         await settle(app, pilot)
         assert app.screen is jobs_screen
         assert "92%" in app.export_screenshot()
+
+
+ROLE = "arn:aws:iam::111122223333:role/WorkMailExport"
+KMS = "arn:aws:kms:us-east-1:111122223333:key/abcd-1234"
+
+
+async def shown(pilot: Pilot[Any], view: ExportProgressScreen, words: str) -> None:
+    """Until the export's counts say `words` (the worker posts its rounds from its thread)."""
+    for _ in range(400):
+        if view.is_mounted and words in str(view.query_one("#export-counts", Static).content):
+            break
+        await pilot.pause(0.01)
+    assert words in str(view.query_one("#export-counts", Static).content)
+    for _ in range(5):
+        await pilot.pause()
+
+
+async def test_a_round_of_an_organization_export_lays_out_only_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round's news redraws the counts, the bar and the timing line where they are (their
+    height stays: no layout for them) and adds the log's new lines; the bar's own
+    once-a-second ETA update (no ETA shown) repaints nothing."""
+    clock = Clock()
+    app, service = standard_app(tmp_path, clock)
+    rounds = threading.Semaphore(0)
+
+    def wait(seconds: float, stop: threading.Event) -> None:
+        """Each round waits for the test; the export's jobs end meanwhile."""
+        while not rounds.acquire(timeout=0.05):
+            if stop.is_set():
+                return
+        clock.now += timedelta(minutes=10)
+        with service.lock:
+            for job_key, job in list(service.jobs.items()):
+                if job.state is JobState.RUNNING and "export-org" in (job.description or ""):
+                    service.jobs[job_key] = replace(
+                        job, state=JobState.COMPLETED, estimated_progress=100, end_time=clock.now
+                    )
+
+    app.export_wait = wait
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        spec = ExportSpec("us-east-1", ORG, "wm-export", "org", ROLE, KMS, max_running=5)
+        view = app.open_export(spec)
+        await shown(pilot, view, "2 running")
+        counts, timing = view.query_one("#export-counts", Static), view.query_one("#export-timing")
+        bar, log = view.query_one(ProgressBar), view.query_one(Log)
+        with watching(app, monkeypatch) as seen:
+            rounds.release()
+            await shown(pilot, view, "2 done")
+        assert "completed" in "\n".join(log.lines)
+        assert set(seen.laid_out()) <= {log}
+        repainted = {w for w, _, _ in seen.calls}
+        assert {counts, timing, bar} <= repainted
+        assert [w for w in seen.whole() if w is not log] == []
+        with watching(app, monkeypatch) as seen:
+            bar.update()  # what ProgressBar's own timer calls, once a second
+            await pilot.pause()
+        assert [w for w, _, _ in seen.calls if w is bar or bar in w.ancestors] == []

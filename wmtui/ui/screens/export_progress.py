@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +26,34 @@ from wmtui.ui.org_export_runs import LOG_LINES, ExportRun, ExportSource, Followe
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.widgets.cells import Palette, short_span
+
+# Stands for an argument not given (ProgressBar.update tells "not given" from None).
+_NOT_GIVEN: Any = object()
+
+
+class StillProgressBar(ProgressBar):
+    """A ProgressBar repainted only when its progress or total changes.
+
+    Textual's ProgressBar calls `update()` once a second to work out its ETA, and repaints its
+    line each time the ETA moves; this view shows no ETA of the bar's (it has its own), so that
+    was a line sent to the terminal every second for nothing.
+    """
+
+    def update(
+        self, *, total: Any = _NOT_GIVEN, progress: Any = _NOT_GIVEN, advance: Any = _NOT_GIVEN
+    ) -> None:
+        given = {
+            name: value
+            for name, value in (("total", total), ("progress", progress), ("advance", advance))
+            if value is not _NOT_GIVEN
+        }
+        if given:
+            super().update(**given)
+
+
+def lines_needed(text: Text, width: int) -> int:
+    """How many lines `text` takes at `width` cells (wrapped), at least one."""
+    return sum(max(1, -(-cell_len(line) // width)) for line in text.plain.split("\n"))
 
 
 def render_counts(progress: ExportProgress, palette: Palette) -> Text:
@@ -171,7 +200,7 @@ class ExportProgressScreen(ModalScreen[None]):
             yield Static(where, id="export-where")
             yield Static(id="export-owner")
             yield Static(Text("Starting…", style="dim"), id="export-counts")
-            yield ProgressBar(total=1000, show_eta=False, id="export-bar")
+            yield StillProgressBar(total=1000, show_eta=False, id="export-bar")
             yield Static(id="export-timing")
             yield Static(id="export-problem")
             yield Log(max_lines=LOG_LINES, id="export-log", auto_scroll=True)
@@ -219,10 +248,17 @@ class ExportProgressScreen(ModalScreen[None]):
     # ---- showing it ----------------------------------------------------------------------------
 
     def _set(self, selector: str, text: Text) -> None:
-        if self._shown.get(selector) == text:
+        shown = self._shown.get(selector)
+        if shown == text:
             return
         self._shown[selector] = text
-        self.query_one(selector, Static).update(text)
+        widget = self.query_one(selector, Static)
+        width = widget.content_size.width
+        # A layout only when its height changes: the lines under it stay where they are.
+        layout = (
+            shown is None or not width or lines_needed(shown, width) != lines_needed(text, width)
+        )
+        widget.update(text, layout=layout)
 
     def source_changed(self) -> None:
         """The source has news (or the view was just opened): show what changed."""
