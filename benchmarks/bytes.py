@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bytes_covered import measure_covered
+from benchmarks.bytes_export import ExportFigures, measure_export
 from benchmarks.common import Options, Section, isolated_aws_environ, ratio
 
 ITEM = 9
@@ -483,6 +484,7 @@ class Figures:
     mailbox_idle: float = 0.0
     # Each jobs refresh while the mailboxes screen covers the jobs view.
     covered_refreshes: list[int] = field(default_factory=list)
+    export: ExportFigures | None = None
     startup: int = 0
 
     @property
@@ -609,6 +611,8 @@ def measure(options: Options, log: Callable[[str], None]) -> tuple[Figures, Figu
                 _measure_mailboxes(wmtui_recorder, wmtui, log)
             log("  wmtui, refreshing every 5 s under the mailboxes screen")
             wmtui.covered_refreshes = measure_covered(world, env, ROOT, log).refreshes
+            log("  wmtui, an organization export's progress view (export-org --once rounds)")
+            wmtui.export = measure_export(world, env, ROOT, log)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     return wmtui, bare, idle_seconds
@@ -677,6 +681,14 @@ def build_section(wmtui: Figures, bare: Figures, idle_seconds: float) -> Section
             None,
             " / ".join(_kb(size) for size in wmtui.covered_refreshes),
         )
+    if wmtui.export is not None:
+        row(
+            f"export progress view: a round (the worst of {len(wmtui.export.rounds)})",
+            wmtui.export.worst,
+            None,
+            " / ".join(_kb(size) for size in wmtui.export.rounds),
+        )
+        row("export progress view: idle, bytes/s", round(wmtui.export.idle_rate), None)
     row("start-up to the settled screen", wmtui.startup, bare.startup)
     _checks(section, wmtui, bare)
     _notes(section, idle_seconds)
@@ -761,6 +773,13 @@ def _checks(section: Section, wmtui: Figures, bare: Figures) -> None:
             f"<= {MOVE_LIMIT:,}",
             worst <= MOVE_LIMIT,
         )
+    if wmtui.export is not None:
+        section.check(
+            "export progress view: idle, bytes/s",
+            f"{wmtui.export.idle_rate:,.0f}",
+            f"<= {IDLE_LIMIT:.0f}",
+            wmtui.export.idle_rate <= IDLE_LIMIT,
+        )
 
 
 def _notes(section: Section, idle_seconds: float) -> None:
@@ -786,6 +805,10 @@ def _notes(section: Section, idle_seconds: float) -> None:
         "shortest interval), the mailboxes screen open over the jobs view; one running job moved "
         "on before each refresh, which the emulator's request counters show; its bytes are all "
         "the app wrote from just before it until the screen settled.",
+        "Export progress view: `wmtui export-org --once` runs a round at a time against the "
+        "emulator (30 minutes of its clock between rounds, so jobs end and new ones start) and "
+        "wmtui shows it read-only, opened with O and Enter (the O list stays under the view); a "
+        "round is all wmtui wrote in the 5 s after the round's run, idle a 10 s window without.",
         f"Idle: both apps side by side for {idle_seconds:.0f} s right after the last refresh"
         + (" (--quick: 30 s instead of a minute)." if idle_seconds < IDLE_SECONDS else "."),
     ]

@@ -1,0 +1,96 @@
+"""Item 9, the other screens: what the organization export's progress view costs a slow link.
+
+The export is run by `wmtui export-org --once` (one round a run, the state file saved) against
+the benchmark's emulator, and wmtui shows it read-only (O, Enter): the same view as E's, which
+reads the state file again whenever it changes (every 3 s at most). Between rounds the emulator's
+clock moves 30 minutes on, so the jobs of the last round end and new ones start: each round
+changes the counts, the bar, the timing line and adds lines to the log. A round's figure is all
+wmtui writes in the EXPORT_WINDOW seconds after the round's run ended; idle is a window with no
+round.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from benchmarks.bytes import StillWorld
+
+ROUNDS = 3
+# Longer than the view's look at the state file (3 s) and its drawing.
+EXPORT_WINDOW = 5.0
+IDLE_WINDOW = 10.0
+
+
+@dataclass
+class ExportFigures:
+    rounds: list[int] = field(default_factory=list)
+    idle_rate: float = 0.0
+
+    @property
+    def worst(self) -> int:
+        return max(self.rounds, default=0)
+
+
+def _one_round(world: StillWorld, env: dict[str, str], root: Path) -> None:
+    from wmtui.emulator.demo import DEMO_BUCKET, DEMO_KMS_KEY_ARN, DEMO_ROLE_ARN
+
+    command = [
+        sys.executable,
+        "-m",
+        "wmtui",
+        "export-org",
+        world.organization_id,
+        "--bucket",
+        DEMO_BUCKET,
+        "--prefix",
+        "bench-export",
+        "--role-arn",
+        DEMO_ROLE_ARN,
+        "--kms-key-arn",
+        DEMO_KMS_KEY_ARN,
+        "--once",
+    ]
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, timeout=120)
+    if done.returncode not in (0, 75):
+        raise RuntimeError(f"export-org --once failed: {done.stderr.decode()[-600:]}")
+
+
+def measure_export(
+    world: StillWorld, env: dict[str, str], root: Path, log: Callable[[str], None]
+) -> ExportFigures:
+    from benchmarks.bytes import STARTUP_TIMEOUT, PtyProgram
+
+    figures = ExportFigures()
+    _one_round(world, env, root)
+    with PtyProgram([sys.executable, "-m", "wmtui"], env, root) as program:
+        program.wait_for(" jobs, ")
+        program.settle(quiet=2.0, timeout=STARTUP_TIMEOUT)
+        program.press(b"O")
+        time.sleep(2.0)
+        program.press(b"\r")
+        program.wait_for("Exporting every mailbox")
+        time.sleep(EXPORT_WINDOW)
+        for _ in range(ROUNDS):
+            world.clock.advance(timedelta(minutes=30))
+            _one_round(world, env, root)
+            mark = program.written
+            time.sleep(EXPORT_WINDOW)
+            figures.rounds.append(len(program.since(mark)))
+        time.sleep(EXPORT_WINDOW)
+        mark = program.written
+        time.sleep(IDLE_WINDOW)
+        figures.idle_rate = len(program.since(mark)) / IDLE_WINDOW
+    log(
+        "    export progress view: a round "
+        + ", ".join(f"{size:,}" for size in figures.rounds)
+        + f" bytes; idle {figures.idle_rate:,.0f} bytes/s"
+    )
+    return figures
