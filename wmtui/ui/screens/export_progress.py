@@ -271,9 +271,9 @@ class ExportProgressScreen(ModalScreen[None]):
         stopped = not source.running and isinstance(source, ExportRun)
         if progress is not None:
             self._set("#export-counts", render_counts(progress, palette))
-            self.query_one("#export-bar", ProgressBar).update(
-                progress=round(progress.fraction * 1000)
-            )
+            bar, done = self.query_one("#export-bar", ProgressBar), round(progress.fraction * 1000)
+            if bar.progress != done:  # a look at an unchanged state file repaints nothing
+                bar.update(progress=done)
             self._set("#export-timing", render_timing(progress, palette, stopped=stopped))
         if isinstance(source, FollowedExport):
             self._set("#export-owner", Text(source.owner_words(), style=palette.bold))

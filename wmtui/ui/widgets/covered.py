@@ -78,3 +78,11 @@ class QuietWhileCovered(Screen[None]):
     def on_idle(self, event: events.Idle) -> None:
         if covered(self):
             event.prevent_default()
+
+
+class QuietModalWhileCovered(ModalScreen[None]):
+    """`QuietWhileCovered` for a dialog that a full screen can be opened over (the O list)."""
+
+    def on_idle(self, event: events.Idle) -> None:
+        if covered(self):
+            event.prevent_default()
