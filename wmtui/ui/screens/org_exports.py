@@ -19,11 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from wmtui.core.export_list import ExportSummary
 from wmtui.ui.safe_text import safe_text
+from wmtui.ui.widgets.covered import QuietModalWhileCovered
 
 # Seconds between two reads of the state files while the list is shown.
 REREAD_EVERY = 5.0
@@ -38,7 +38,7 @@ class ExportsRead(Message):
         self.summaries = summaries
 
 
-class OrgExportsScreen(ModalScreen[None]):
+class OrgExportsScreen(QuietModalWhileCovered):
     """Every saved organization export, running ones first; one is selected."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
