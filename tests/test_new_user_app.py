@@ -131,3 +131,26 @@ async def test_typing_across_tab_in_the_start_form_lands_in_the_next_field(tmp_p
         await pilot.click("#start-mailboxes", offset=(2, 0))
         await pilot.pause()
         assert screen.chosen is not None
+
+
+async def test_the_export_form_proposes_where_the_organizations_jobs_went(tmp_path: Path) -> None:
+    """Nothing remembered yet: E's fields hold the newest watched job's destination (values,
+    not greyed examples that look filled and then say "required")."""
+    from textual.widgets import Input
+
+    from wmtui.ui.screens.export_org import ExportFormScreen
+
+    jobs = standard_jobs()
+    service = FakeService(jobs, mailboxes=people(8))
+    app = build_app(tmp_path, service, [job.key for job in jobs])
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        table(app).select_key(str(key(1)))
+        await pilot.press("E")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ExportFormScreen)
+        newest = max(jobs, key=lambda job: job.start_time or job.key.job_id)
+        assert screen.query_one("#export-bucket", Input).value == newest.s3_bucket_name
+        assert screen.query_one("#export-role_arn", Input).value == newest.role_arn
+        assert screen.query_one("#export-kms_key_arn", Input).value == newest.kms_key_arn

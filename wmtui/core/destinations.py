@@ -14,13 +14,16 @@ form that passes them is not refused by the client; each returns a sentence or N
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from wmtui.core.models import (
     S3_BUCKET_PATTERN,
     S3_PATH_PATTERN,
+    ExportJob,
     ValidationError,
     printable,
     validate_organization_id,
@@ -194,3 +197,31 @@ def destination_problems(destination: Destination) -> dict[str, str]:
         if problem is not None:
             problems[name] = problem
     return problems
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def latest_destination(
+    jobs: Iterable[ExportJob], region: str | None, organization_id: str
+) -> tuple[str, Destination] | None:
+    """(job ID, where it went) of the organization's newest job that names a bucket, prefix,
+    role and KMS key (Describe gives all four); any region's when `region` is None (an
+    organization ID names one organization)."""
+    newest: ExportJob | None = None
+    for job in jobs:
+        if job.key.organization_id != organization_id or region not in (None, job.key.region):
+            continue
+        if not (job.s3_bucket_name and job.role_arn and job.kms_key_arn) or job.s3_prefix is None:
+            continue
+        if newest is None or (job.start_time or _EPOCH) > (newest.start_time or _EPOCH):
+            newest = job
+    if newest is None:
+        return None
+    destination = Destination(
+        newest.s3_bucket_name or "",
+        newest.s3_prefix or "",
+        newest.role_arn or "",
+        newest.kms_key_arn or "",
+    )
+    return newest.key.job_id, destination

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
@@ -37,7 +37,7 @@ from wmtui.core.coverage_read import (
     remembered_cutoff,
 )
 from wmtui.core.deadline import Deadline, days_only, deadline_risk_event
-from wmtui.core.destinations import Destination, remembered_destination
+from wmtui.core.destinations import Destination, latest_destination, remembered_destination
 from wmtui.core.export import find_exports
 from wmtui.core.export_list import ExportSummary, export_summaries
 from wmtui.core.models import ExportJob, JobKey, JobState, Mailbox, StartRequest
@@ -54,7 +54,6 @@ from wmtui.ui.screens.mailboxes import MailboxesScreen, MailboxesSource
 if TYPE_CHECKING:
     from wmtui.ui.screens.jobs import JobsScreen
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # How often the queue is looked at; a refused start (the slots were full after all) waits this.
 DRAIN_EVERY = 30.0
 RETRY_AFTER = timedelta(minutes=2)
@@ -474,30 +473,6 @@ class MailboxesFlow:
 def open_mailboxes(screen: JobsScreen) -> None:
     """The jobs screen's `m`: the mailboxes of the selected job's organization."""
     MailboxesFlow.of(screen).open()
-
-
-def latest_destination(
-    jobs: Iterable[ExportJob], region: str, organization_id: str
-) -> tuple[str, Destination] | None:
-    """(job ID, where it went) of the organization's newest job that names a bucket, prefix,
-    role and KMS key (Describe gives all four)."""
-    newest: ExportJob | None = None
-    for job in jobs:
-        if (job.key.region, job.key.organization_id) != (region, organization_id):
-            continue
-        if not (job.s3_bucket_name and job.role_arn and job.kms_key_arn) or job.s3_prefix is None:
-            continue
-        if newest is None or (job.start_time or EPOCH) > (newest.start_time or EPOCH):
-            newest = job
-    if newest is None:
-        return None
-    destination = Destination(
-        newest.s3_bucket_name or "",
-        newest.s3_prefix or "",
-        newest.role_arn or "",
-        newest.kms_key_arn or "",
-    )
-    return newest.key.job_id, destination
 
 
 def _names(rows: Sequence[CoverageRow]) -> str:

@@ -12,6 +12,7 @@ from rich.text import Text
 from wmtui.core.destinations import (
     Destination,
     last_organization,
+    latest_destination,
     remember_destination,
     remembered_destination,
 )
@@ -51,7 +52,13 @@ def where_to_start(screen: JobsScreen) -> tuple[str, str]:
 
 
 def destination_for(screen: JobsScreen, organization_id: str) -> Destination | None:
-    return remembered_destination(screen.settings.config_dir, organization_id)
+    """What a form proposes: the destination last used for the organization, else where its
+    newest watched export went (the values are shown, to change or keep)."""
+    remembered = remembered_destination(screen.settings.config_dir, organization_id)
+    if remembered is not None:
+        return remembered
+    newest = latest_destination(screen.board.jobs.values(), None, organization_id)
+    return newest[1] if newest is not None else None
 
 
 def mailbox_count(screen: JobsScreen, region: str, organization_id: str) -> int | None:
