@@ -3,14 +3,13 @@ organization's profile's credentials (an account's bucket is rarely readable fro
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wmtui.core.models import ExportJob, JobKey, now_utc
-from wmtui.core.profiles import ProfileBook
+from wmtui.core.profiles import PerProfile, ProfileBook
 from wmtui.core.service import ExportObjects
 
 if TYPE_CHECKING:
@@ -31,11 +30,7 @@ class ProfileObjects:
         default_profile: str | None = None,
     ) -> None:
         self.default = default
-        self._book = book
-        self._make = make
-        self._default_profile = default_profile or None
-        self._lock = threading.Lock()
-        self._made: dict[str, ExportObjects] = {}
+        self._made = PerProfile(default, book, make, default_profile)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name == "default":
@@ -43,14 +38,7 @@ class ProfileObjects:
         return getattr(self.default, name)
 
     def for_org(self, region: str, organization_id: str) -> ExportObjects:
-        profile = self._book.owner(region, organization_id) or self._default_profile
-        if not profile or profile == self._default_profile:
-            return self.default
-        with self._lock:
-            made = self._made.get(profile)
-            if made is None:
-                made = self._made[profile] = self._make(profile)
-            return made
+        return self._made.for_org(region, organization_id)
 
     def _for(self, job: ExportJob) -> ExportObjects:
         return self.for_org(job.key.region, job.key.organization_id)
@@ -115,18 +103,7 @@ class ProfilePreflight:
         default_profile: str | None = None,
     ) -> None:
         self.default = default
-        self._book = book
-        self._make = make
-        self._default_profile = default_profile or None
-        self._lock = threading.Lock()
-        self._made: dict[str, Preflight] = {}
+        self._made = PerProfile(default, book, make, default_profile)
 
     def run(self, target: PreflightTarget) -> DoctorReport:
-        profile = self._book.owner(target.region, target.organization_id)
-        if not profile or profile == self._default_profile:
-            return self.default.run(target)
-        with self._lock:
-            made = self._made.get(profile)
-            if made is None:
-                made = self._made[profile] = self._make(profile)
-        return made.run(target)
+        return self._made.for_org(target.region, target.organization_id).run(target)

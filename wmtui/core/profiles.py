@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from wmtui.core.models import ExportJob, JobKey, Mailbox, Organization, StartRequest
 from wmtui.core.service import ExportService
@@ -85,6 +85,40 @@ class ProfileBook:
         return sorted(named)
 
 
+_T = TypeVar("_T")
+
+
+class PerProfile(Generic[_T]):
+    """One `make(profile)` per profile, made on first use and kept; the default's own for
+    organizations with no profile (or the default one)."""
+
+    def __init__(
+        self,
+        default: _T,
+        book: ProfileBook,
+        make: Callable[[str], _T] | None,
+        default_profile: str | None = None,
+    ) -> None:
+        self.default = default
+        self.book = book
+        self.default_profile = default_profile or None
+        self._make = make
+        self._lock = threading.Lock()
+        self._made: dict[str, _T] = {}
+
+    def for_profile(self, profile: str | None) -> _T:
+        if not profile or profile == self.default_profile or self._make is None:
+            return self.default
+        with self._lock:
+            made = self._made.get(profile)
+            if made is None:
+                made = self._made[profile] = self._make(profile)
+            return made
+
+    def for_org(self, region: str, organization_id: str) -> _T:
+        return self.for_profile(self.book.owner(region, organization_id))
+
+
 class ProfileRouter:
     """An ExportService that sends each call to the service of the organization's profile.
 
@@ -103,10 +137,9 @@ class ProfileRouter:
     ) -> None:
         self.default = default
         self.book = book if book is not None else ProfileBook()
-        self._make = make
         self.default_profile = default_profile or None
+        self._services = PerProfile(default, self.book, make, default_profile)
         self._lock = threading.Lock()
-        self._services: dict[str, ExportService] = {}
         # Account IDs (STS) by profile label, asked once per session.
         self._accounts: dict[str, str | None] = {}
         # The profiles in the AWS config files (the factory's; for the dialogs' pickers).
@@ -134,13 +167,7 @@ class ProfileRouter:
 
     def service_for_profile(self, profile: str | None) -> ExportService:
         """The service acting as `profile` (made on first use)."""
-        if not profile or profile == self.default_profile or self._make is None:
-            return self.default
-        with self._lock:
-            service = self._services.get(profile)
-            if service is None:
-                service = self._services[profile] = self._make(profile)
-            return service
+        return self._services.for_profile(profile)
 
     def service_for(self, region: str, organization_id: str) -> ExportService:
         return self.service_for_profile(self.profile_of(region, organization_id))
