@@ -56,8 +56,9 @@ def profile_select(
     compact: bool = False,
 ) -> Select[str]:
     """A picker of the AWS config file's profiles, the default chain first."""
-    options = [(f"{default_label} (the default chain)", DEFAULT_CHAIN)]
-    options += [(name, name) for name in profiles if name != default_label]
+    # Names from the AWS config file: shown as text, never read as markup.
+    options = [(safe_text(f"{default_label} (the default chain)"), DEFAULT_CHAIN)]
+    options += [(safe_text(name), name) for name in profiles if name != default_label]
     values = {value for _, value in options}
     return Select(
         options,
