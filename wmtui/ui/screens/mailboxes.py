@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from wmtui.core.coverage import (
     DISABLED_WHY,
@@ -48,6 +48,7 @@ from wmtui.core.service import ServiceError
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.coverage_dialogs import CutoffChoice, CutoffScreen
 from wmtui.ui.widgets.mailbox_table import MailboxTable
+from wmtui.ui.widgets.steady import SteadyText
 
 MAILBOXES_BINDINGS: list[BindingType] = [
     Binding("escape", "close", "Back", tooltip="Back to the jobs"),
@@ -182,8 +183,8 @@ class MailboxesScreen(Screen[None]):
         self.mailboxes_seen: list[Mailbox] = []
 
     def compose(self) -> ComposeResult:
-        yield Static(id="mailboxes-title")
-        yield Static(id="deadline")
+        yield SteadyText(id="mailboxes-title")
+        yield SteadyText(id="deadline")
         yield Input(id="mailboxes-filter", placeholder="Filter: name, email, group, state…")
         yield MailboxTable(COLUMNS, id="mailboxes")
         yield Footer()
@@ -283,13 +284,14 @@ class MailboxesScreen(Screen[None]):
             title.append(sanitize(self.filter_text, limit=20))
         if self.marked:
             title.append(f" · {len(self.marked)} marked")
-        self.query_one("#mailboxes-title", Static).update(title)
+        # Shown again after every refresh of the app's jobs: an unchanged text sends nothing.
+        self.query_one("#mailboxes-title", SteadyText).show(title)
         deadline = self.deadline
-        panel = self.query_one("#deadline", Static)
+        panel = self.query_one("#deadline", SteadyText)
         if deadline is None:
-            panel.update("")
+            panel.show("")
             return
-        panel.update(Text("\n".join(deadline.lines())))
+        panel.show("\n".join(deadline.lines()))
         panel.set_class(deadline.warning, "-warning")
 
     def selected_row(self) -> CoverageRow | None:
