@@ -38,6 +38,7 @@ from test_faults_support import (
 
 from wmtui.core.models import JobKey
 from wmtui.emulator.state import ApiError
+from wmtui.ui import announce
 from wmtui.ui.safe_text import sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.screens.import_jobs import ImportScreen
@@ -122,8 +123,11 @@ def assert_screen_is_clean(app: Any) -> None:
 
 
 async def test_descriptions_and_error_info_show_literally_in_table_detail_and_notifications(
-    tmp_path: Path, world: World
+    tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every ending its own notice, with its ErrorInfo (more than three at once share one
+    # summary of names, in the app: tests/test_ui_app.py).
+    monkeypatch.setattr(announce, "NOTICES_EACH", len(HOSTILE))
     keys = hostile_jobs(world)
     app = make_app(tmp_path, world.service(), list(keys.values()))
     before = watchlist_file(app).read_bytes()

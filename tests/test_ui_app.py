@@ -276,6 +276,33 @@ async def test_an_organization_exports_endings_are_summarised_once_per_refresh(
         assert len(bells) == 2
 
 
+async def test_many_endings_in_one_refresh_share_one_notice_and_one_bell(
+    tmp_path: Path, jobs: list[ExportJob], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three more running jobs (9-11): six run, five of them end between two refreshes.
+    more = [make_job(n, progress=20, started_ago=timedelta(minutes=n)) for n in (9, 10, 11)]
+    service = FakeService([*jobs, *more])
+    app = build_app(tmp_path, service, [job.key for job in [*jobs, *more]])
+    bells: list[bool] = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(True))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        before = len(notices(app))
+        for n in (1, 6, 9, 10):
+            service.set_job(make_job(n, state=JobState.COMPLETED, started_ago=timedelta(hours=1)))
+        service.set_job(
+            make_job(11, state=JobState.FAILED, started_ago=timedelta(hours=1), error_info="x")
+        )
+        await pilot.press("r")
+        await settle(app, pilot)
+        said = notices(app)[before:]
+        # One notice says it all, naming the failed mailbox; not five stacked over the table.
+        assert len(said) == 1, said
+        assert "4 exports completed, 1 failed: " in said[0]
+        assert not any("Export completed" in n for n in said)
+        assert len(bells) == 1
+
+
 async def test_bell_can_be_turned_off(
     tmp_path: Path, jobs: list[ExportJob], service: FakeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 # An organization export's summary names at most this many failed mailboxes.
 SUMMARY_NAMES = 3
+# More endings than this in one refresh share one notice (and one bell): ten notices stacked
+# hide the screen, and each one's coming and going repaints its rows over a slow link.
+NOTICES_EACH = 3
 NOTIFY_TIMEOUT = 12
 
 
@@ -48,20 +51,21 @@ def described(screen: JobsScreen, job: ExportJob) -> None:
 def finished_jobs(
     screen: JobsScreen, finished: Sequence[ExportJob], from_org_export: Collection[JobKey]
 ) -> None:
-    """Tell what a refresh saw finish: a notice (and bell) per job, except the jobs an
-    organization export started, which share one summary and one bell."""
+    """Tell what a refresh saw finish: a notice (and bell) per job, up to NOTICES_EACH of them,
+    else one summary; the jobs an organization export started share a summary of their own."""
     from_exports = [job for job in finished if job.key in from_org_export]
-    for job in finished:
-        if job.key not in from_org_export:
+    others = [job for job in finished if job.key not in from_org_export]
+    if len(others) > NOTICES_EACH:
+        _summary(screen, others, title="Exports finished")
+    else:
+        for job in others:
             one_job(screen, job)
     if from_exports:
-        _summary(screen, from_exports)
-        if screen.settings.bell:
-            screen.app.bell()
+        _summary(screen, from_exports, title="Organization export")
 
 
-def _summary(screen: JobsScreen, jobs: Sequence[ExportJob]) -> None:
-    """'12 exports completed, 1 failed: Carol Danvers' for an organization export's jobs."""
+def _summary(screen: JobsScreen, jobs: Sequence[ExportJob], *, title: str) -> None:
+    """'12 exports completed, 1 failed: Carol Danvers', and one bell, for many jobs at once."""
     completed = sum(1 for job in jobs if job.state is JobState.COMPLETED)
     failed = [job for job in jobs if job.state is not JobState.COMPLETED]
     parts: list[str] = []
@@ -74,11 +78,13 @@ def _summary(screen: JobsScreen, jobs: Sequence[ExportJob]) -> None:
             shown += f" and {len(who) - SUMMARY_NAMES} more"
         noun = "" if completed else f" export{'s' if len(failed) != 1 else ''}"
         parts.append(f"{len(failed)}{noun} failed: {shown}")
+    if screen.settings.bell:
+        screen.app.bell()
     if not screen.settings.toasts:
         return
     screen.notify(
         sanitize(", ".join(parts), limit=300),
-        title="Organization export",
+        title=title,
         severity="error" if failed else "information",
         markup=False,
         timeout=NOTIFY_TIMEOUT,

@@ -105,6 +105,7 @@ class WatchingFlow:
             return
         board = screen.board
         changed: list[JobKey] = []
+        ended: list[ExportJob] = []
         for key in board.watched:
             record = records.get(key)
             if record is None or record.last_seen is None:
@@ -117,7 +118,9 @@ class WatchingFlow:
             if updated:
                 changed.append(key)
             if finished is not None:
-                announce.one_job(screen, finished)
+                ended.append(finished)
+        # One notice per job, or one summary for many (an export-org round ends ten at once).
+        announce.finished_jobs(screen, ended, screen.export_flow.started_keys)
         if changed:
             screen.sync_table(changed)
             screen.update_status()
