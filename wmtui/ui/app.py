@@ -73,6 +73,8 @@ class WmtuiApp(App[None]):
         self.export_min_interval = 2.0
         # Organization exports run in the app's background, whatever screen is shown.
         self.export_runs = OrgExportRuns(self, clock)
+        # q while an export runs asks first (action_quit); Ctrl+C while asking quits.
+        self._asking_to_quit = False
         # The collector's thresholds before the app tuned it (see `settle_heap`).
         self._gc_thresholds: tuple[int, int, int] | None = None
         names = names or NameDirectory(locations.names_cache_path(settings.cache_dir), clock=clock)
@@ -202,7 +204,25 @@ class WmtuiApp(App[None]):
             self._on_exit()
 
     async def action_quit(self) -> None:
-        self.exit()
+        """q: quit; while an organization export runs here, after a confirmation (quitting
+        stops it). Ctrl+C while it asks quits without the answer."""
+        runs = self.export_runs.live_runs()
+        if not runs or self._asking_to_quit:
+            self.exit()
+            return
+        from wmtui.ui.screens.confirm import ConfirmScreen
+        from wmtui.ui.screens.export_progress import quit_question
+
+        def answered(yes: bool | None) -> None:
+            self._asking_to_quit = False
+            if yes:
+                self.exit()
+
+        self._asking_to_quit = True
+        self.push_screen(
+            ConfirmScreen("Quit wmtui?", quit_question(runs), yes_label="Quit", wide=True),
+            answered,
+        )
 
     def action_refuse_read_only(self, action: str) -> None:
         """n, c or E with --read-only: say why nothing happens (see READ_ONLY_BINDINGS)."""

@@ -376,6 +376,10 @@ class OrgExportRuns:
         run = self.runs.get(path)
         return run if run is not None and run.running else None
 
+    def live_runs(self) -> list[ExportRun]:
+        """The exports this app runs now (quitting stops them)."""
+        return [run for run in self.runs.values() if run.running]
+
     def start(self, run: ExportRun) -> ExportRun:
         """Run it in the app's background (a worker of the app: no screen owns it)."""
         self.runs[run.state_path] = run

@@ -9,10 +9,9 @@ changed (a slow link pays for every byte).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +25,7 @@ from wmtui.ui.org_export_runs import LOG_LINES, ExportRun, ExportSource, Followe
 from wmtui.ui.safe_text import safe_text, sanitize
 from wmtui.ui.screens.confirm import ConfirmScreen
 from wmtui.ui.widgets.cells import Palette, short_span
+from wmtui.ui.widgets.steady import SteadyText
 
 # Stands for an argument not given (ProgressBar.update tells "not given" from None).
 _NOT_GIVEN: Any = object()
@@ -49,11 +49,6 @@ class StillProgressBar(ProgressBar):
         }
         if given:
             super().update(**given)
-
-
-def lines_needed(text: Text, width: int) -> int:
-    """How many lines `text` takes at `width` cells (wrapped), at least one."""
-    return sum(max(1, -(-cell_len(line) // width)) for line in text.plain.split("\n"))
 
 
 def render_counts(progress: ExportProgress, palette: Palette) -> Text:
@@ -109,16 +104,35 @@ def problem_text(halted: ExportHalted, palette: Palette) -> Text:
     return text
 
 
-def stop_question(run: ExportRun) -> Text:
+def _which(text: Text, run: ExportRun) -> Text:
+    """'m-… to s3://bucket/prefix': which export, as the user gave it."""
     spec = run.spec
-    text = Text("Stop the export of ")
     text.append(safe_text(spec.organization_id))
     text.append(" to ")
     text.append(safe_text(f"s3://{spec.bucket}/{spec.prefix}", limit=80))
+    return text
+
+
+def stop_question(run: ExportRun) -> Text:
+    text = _which(Text("Stop the export of "), run)
     text.append("?\n")
     text.append(
         "No new job starts; the jobs already running go on in WorkMail (c cancels one). Its"
         " state is saved: E with the same destination resumes it.",
+        style="dim",
+    )
+    return text
+
+
+def quit_question(runs: Sequence[ExportRun]) -> Text:
+    """What quitting stops: the exports this app runs (each resumes from its state file)."""
+    what = "the organization export" if len(runs) == 1 else f"{len(runs)} organization exports"
+    text = Text(f"Quitting stops {what} this app runs:\n")
+    for run in runs:
+        _which(text.append("  "), run).append("\n")
+    text.append(
+        "No new job starts; the jobs already running go on in WorkMail. The state is saved: E"
+        " with the same destination, or `wmtui export-org`, resumes it.",
         style="dim",
     )
     return text
@@ -166,8 +180,6 @@ class ExportProgressScreen(ModalScreen[None]):
         self._resume = resume
         self._palette = palette or Palette()
         self._lines_shown = 0
-        # The last text each widget got: an unchanged one is not sent to the terminal again.
-        self._shown: dict[str, Text] = {}
         self._was_running: bool | None = None
 
     # ---- what tests and the flow read ----------------------------------------------------------
@@ -190,7 +202,7 @@ class ExportProgressScreen(ModalScreen[None]):
         spec = self.spec
         # Not a `.dialog`: the whole screen, and its labels sit on their lines.
         with Vertical(id="export-dialog"):
-            yield Static(self._title(), classes="dialog-title", id="export-title")
+            yield SteadyText(self._title(), classes="dialog-title", id="export-title")
             where = Text("To ", style="dim")
             where.append(safe_text(f"s3://{spec.bucket}/{spec.prefix}", limit=80))
             where.append(f"  ·  up to {spec.running_limit} at once", style="dim")
@@ -198,13 +210,16 @@ class ExportProgressScreen(ModalScreen[None]):
             where.append("  ·  state exports/", style="dim")
             where.append(safe_text(self.source.state_path.name, style="dim", limit=60))
             yield Static(where, id="export-where")
-            yield Static(id="export-owner")
-            yield Static(Text("Starting…", style="dim"), id="export-counts")
+            yield SteadyText(id="export-owner")
+            yield SteadyText(Text("Starting…", style="dim"), id="export-counts")
             yield StillProgressBar(total=1000, show_eta=False, id="export-bar")
-            yield Static(id="export-timing")
-            yield Static(id="export-problem")
-            yield Log(max_lines=LOG_LINES, id="export-log", auto_scroll=True)
-            yield Static(self._hint(), id="export-hint")
+            yield SteadyText(id="export-timing")
+            yield SteadyText(id="export-problem")
+            log = Log(max_lines=LOG_LINES, id="export-log", auto_scroll=True)
+            # It draws no scrollbar (see app.tcss): the border tells that it scrolls.
+            log.border_subtitle = "↑↓ PgUp PgDn to scroll"
+            yield log
+            yield SteadyText(self._hint(), id="export-hint")
         yield Footer()
 
     def _title(self) -> Text:
@@ -248,17 +263,8 @@ class ExportProgressScreen(ModalScreen[None]):
     # ---- showing it ----------------------------------------------------------------------------
 
     def _set(self, selector: str, text: Text) -> None:
-        shown = self._shown.get(selector)
-        if shown == text:
-            return
-        self._shown[selector] = text
-        widget = self.query_one(selector, Static)
-        width = widget.content_size.width
-        # A layout only when its height changes: the lines under it stay where they are.
-        layout = (
-            shown is None or not width or lines_needed(shown, width) != lines_needed(text, width)
-        )
-        widget.update(text, layout=layout)
+        # An unchanged text is not sent to the terminal again (see SteadyText).
+        self.query_one(selector, SteadyText).show(text)
 
     def source_changed(self) -> None:
         """The source has news (or the view was just opened): show what changed."""
@@ -308,11 +314,10 @@ class ExportProgressScreen(ModalScreen[None]):
             self.source.views.remove(self)
         self.source = source
         source.views.append(self)
-        self._shown.clear()
         self._lines_shown = 0
         self.query_one("#export-log", Log).clear()
-        self.query_one("#export-title", Static).update(self._title())
-        self.query_one("#export-hint", Static).update(self._hint())
+        self._set("#export-title", self._title())
+        self._set("#export-hint", self._hint())
         self.query_one("#export-owner", Static).display = True
         self._show_source()
         self.refresh_bindings()
