@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from benchmarks.bytes import PtyProgram, StillWorld
+    from benchmarks.bytes import StillWorld
+    from benchmarks.pty_terminal import PtyProgram
 
 # The app's shortest interval (settings.MIN_INTERVAL): a refresh every 5 s or so.
 INTERVAL = "5"
@@ -61,7 +62,7 @@ def measure_covered(
     root: Path,
     log: Callable[[str], None],
 ) -> CoveredFigures:
-    from benchmarks.bytes import STARTUP_TIMEOUT, PtyProgram
+    from benchmarks.pty_terminal import STARTUP_TIMEOUT, PtyProgram
 
     figures = CoveredFigures()
     env = {**env, "WMTUI_INTERVAL": INTERVAL}

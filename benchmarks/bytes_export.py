@@ -4,9 +4,10 @@ The export is run by `wmtui export-org --once` (one round a run, the state file 
 the benchmark's emulator, and wmtui shows it read-only (O, Enter): the same view as E's, which
 reads the state file again whenever it changes (every 3 s at most). Between rounds the emulator's
 clock moves 30 minutes on, so the jobs of the last round end and new ones start: each round
-changes the counts, the bar, the timing line and adds lines to the log. A round's figure is all
-wmtui writes in the EXPORT_WINDOW seconds after the round's run ended; idle is a window with no
-round.
+changes the counts, the bar, the timing line and adds lines to the log, and the jobs that ended
+are told in a notice. A round's figure is all wmtui writes in the ROUND_WINDOW seconds after the
+round's run ended: the notices' coming and going (they last NOTIFY_TIMEOUT seconds) included.
+Idle is a window after the last round's notices have gone, with nothing due.
 """
 
 from __future__ import annotations
@@ -27,11 +28,22 @@ ROUNDS = 3
 # Longer than the view's look at the state file (3 s) and its drawing.
 EXPORT_WINDOW = 5.0
 IDLE_WINDOW = 10.0
+SAMPLE_EVERY = 0.2
+
+
+def round_window() -> float:
+    """A round's news, and its notices' whole life (NOTIFY_TIMEOUT), with time to settle."""
+    from wmtui.ui.announce import NOTIFY_TIMEOUT
+
+    return EXPORT_WINDOW + NOTIFY_TIMEOUT
 
 
 @dataclass
 class ExportFigures:
     rounds: list[int] = field(default_factory=list)
+    # Each round's line changes: the lines whose text differs between two looks at the screen
+    # (every SAMPLE_EVERY seconds), summed, so a notice counts its lines twice, coming and going.
+    changed: list[int] = field(default_factory=list)
     idle_rate: float = 0.0
 
     @property
@@ -66,9 +78,16 @@ def _one_round(world: StillWorld, env: dict[str, str], root: Path) -> None:
 def measure_export(
     world: StillWorld, env: dict[str, str], root: Path, log: Callable[[str], None]
 ) -> ExportFigures:
-    from benchmarks.bytes import STARTUP_TIMEOUT, PtyProgram
+    from benchmarks.pty_terminal import (
+        COLUMNS,
+        STARTUP_TIMEOUT,
+        PtyProgram,
+        Recorder,
+        lines_changed,
+    )
 
     figures = ExportFigures()
+    window = round_window()
     _one_round(world, env, root)
     with PtyProgram([sys.executable, "-m", "wmtui"], env, root) as program:
         program.wait_for(" jobs, ")
@@ -77,20 +96,31 @@ def measure_export(
         time.sleep(2.0)
         program.press(b"\r")
         program.wait_for("Exporting every mailbox")
-        time.sleep(EXPORT_WINDOW)
+        time.sleep(window)
+        screen = Recorder(program, 0)
         for _ in range(ROUNDS):
             world.clock.advance(timedelta(minutes=30))
             _one_round(world, env, root)
-            mark = program.written
-            time.sleep(EXPORT_WINDOW)
+            screen.catch_up()
+            mark, changed = program.written, 0
+            ends = time.monotonic() + window
+            while time.monotonic() < ends:
+                # Looked at often enough to see a notice come and go: both are lines changed.
+                before = screen.screen.copy()
+                time.sleep(SAMPLE_EVERY)
+                screen.catch_up()
+                changed += lines_changed(before, screen.screen, 0, COLUMNS)
             figures.rounds.append(len(program.since(mark)))
-        time.sleep(EXPORT_WINDOW)
+            figures.changed.append(changed)
         mark = program.written
         time.sleep(IDLE_WINDOW)
         figures.idle_rate = len(program.since(mark)) / IDLE_WINDOW
     log(
         "    export progress view: a round "
-        + ", ".join(f"{size:,}" for size in figures.rounds)
+        + ", ".join(
+            f"{size:,} ({lines} lines changed)"
+            for size, lines in zip(figures.rounds, figures.changed, strict=True)
+        )
         + f" bytes; idle {figures.idle_rate:,.0f} bytes/s"
     )
     return figures

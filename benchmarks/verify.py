@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def _awscli_loop(endpoint: str, jobs: list[object], sample: int, home: Path) -> 
     return times
 
 
-def _why_not(wall: float, outcomes: set[object], cpu: float) -> str:
+def _why_not(wall: float, outcomes: Set[object], cpu: float) -> str:
     from wmtui.core.verification import Outcome
 
     if outcomes != {Outcome.VERIFIED}:
