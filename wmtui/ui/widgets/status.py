@@ -104,14 +104,16 @@ def render_status(info: StatusInfo, palette: Palette) -> Text:
     if info.unreadable:
         out.append(_SEPARATOR, style=palette.muted)
         out.append(f"! {info.unreadable} unreadable", style=palette.error + palette.bold)
-    if info.deadline is not None:
-        words, warning = info.deadline
-        out.append(_SEPARATOR, style=palette.muted)
-        out.append(words, style=palette.warning + palette.bold if warning else "")
+    # Proof in S3 before the days left: a missing file is news, the date a reminder (a narrow
+    # terminal cuts the line's end).
     if info.verification:
         out.append(_SEPARATOR, style=palette.muted)
         bad = "✗" in info.verification
         out.append(info.verification, style=palette.error + palette.bold if bad else "")
+    if info.deadline is not None:
+        words, warning = info.deadline
+        out.append(_SEPARATOR, style=palette.muted)
+        out.append(words, style=palette.warning + palette.bold if warning else "")
     out.append(_SEPARATOR, style=palette.muted)
     out.append(f"sort: {info.sort_label}")
     if info.filter_text:
