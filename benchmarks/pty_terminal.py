@@ -221,8 +221,11 @@ def lines_written(data: bytes, split_x: int) -> int:
     )
 
 
-def lines_changed(before: Screen, after: Screen, x0: int, x1: int) -> int:
-    return sum(1 for y in range(LINES) if before.text(y, x0, x1) != after.text(y, x0, x1))
+def lines_changed(
+    before: Screen, after: Screen, x0: int, x1: int, y0: int = 0, y1: int = LINES
+) -> int:
+    """Lines from y0 to y1 (excluded) whose text from column x0 to x1 differs."""
+    return sum(1 for y in range(y0, y1) if before.text(y, x0, x1) != after.text(y, x0, x1))
 
 
 @dataclass
@@ -263,8 +266,9 @@ class Recorder:
         return Action(
             name,
             data,
-            lines_changed(before, self.screen, 0, self.split_x),
-            lines_changed(before, self.screen, self.split_x, COLUMNS),
+            # Between the status line and the footer: the table's (left) and the detail's.
+            lines_changed(before, self.screen, 0, self.split_x, 1, LINES - 1),
+            lines_changed(before, self.screen, self.split_x, COLUMNS, 1, LINES - 1),
             by_place(data, self.split_x),
         )
 
