@@ -31,13 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bytes_covered import measure_covered
-from benchmarks.bytes_export import (
-    EXPORT_WINDOW,
-    SAMPLE_EVERY,
-    ExportFigures,
-    measure_export,
-    round_window,
-)
+from benchmarks.bytes_export import ExportFigures, export_note, measure_export
 from benchmarks.common import Options, Section, isolated_aws_environ, ratio
 from benchmarks.pty_terminal import (
     COLUMNS,
@@ -437,18 +431,8 @@ def build_section(wmtui: Figures, bare: Figures, idle_seconds: float) -> Section
             " / ".join(_kb(size) for size in wmtui.covered_refreshes),
         )
     if wmtui.export is not None:
-        export = wmtui.export
-        row(
-            f"export progress view: a round, its notices' coming and going included (the worst "
-            f"of {len(export.rounds)})",
-            export.worst,
-            None,
-            " / ".join(
-                f"{_kb(size)} ({lines} line changes)"
-                for size, lines in zip(export.rounds, export.changed, strict=True)
-            ),
-        )
-        row("export progress view: idle, bytes/s", round(wmtui.export.idle_rate), None)
+        for name, figure, note in wmtui.export.rows():
+            row(name, figure, None, note)
     row("start-up to the settled screen", wmtui.startup, bare.startup)
     _checks(section, wmtui, bare)
     _notes(section, idle_seconds)
@@ -538,22 +522,7 @@ def _checks(section: Section, wmtui: Figures, bare: Figures) -> None:
             worst <= MOVE_LIMIT,
         )
     if wmtui.export is not None:
-        for number, (size, lines) in enumerate(
-            zip(wmtui.export.rounds, wmtui.export.changed, strict=True), start=1
-        ):
-            limit = REFRESH_FACTOR * lines * row_alone
-            section.check(
-                f"export progress view, round {number}: <= 2x its {lines} line changes drawn alone",
-                _kb(size),
-                f"<= {_kb(limit)}",
-                size <= limit,
-            )
-        section.check(
-            "export progress view: idle, bytes/s",
-            f"{wmtui.export.idle_rate:,.0f}",
-            f"<= {IDLE_LIMIT:.0f}",
-            wmtui.export.idle_rate <= IDLE_LIMIT,
-        )
+        wmtui.export.check(section, REFRESH_FACTOR * row_alone, IDLE_LIMIT)
 
 
 def _notes(section: Section, idle_seconds: float) -> None:
@@ -579,15 +548,7 @@ def _notes(section: Section, idle_seconds: float) -> None:
         "shortest interval), the mailboxes screen open over the jobs view; one running job moved "
         "on before each refresh, which the emulator's request counters show; its bytes are all "
         "the app wrote from just before it until the screen settled.",
-        "Export progress view: `wmtui export-org --once` runs a round at a time against the "
-        "emulator (30 minutes of its clock between rounds, so jobs end and new ones start) and "
-        "wmtui shows it read-only, opened with O and Enter (the O list stays under the view); a "
-        f"round is all wmtui wrote in the {round_window():g} s after the round's run (the view's "
-        "news and the notices of the jobs that ended, which last "
-        f"{round_window() - EXPORT_WINDOW:g} s, coming and going); its "
-        f"line changes sum the lines whose text differs between looks {SAMPLE_EVERY:g} s apart, "
-        "and 'drawn alone' is half the bare app's move a line, as above. Idle is a 10 s window "
-        "after the last round's notices have gone.",
+        export_note(),
         f"Idle: both apps side by side for {idle_seconds:.0f} s right after the last refresh"
         + (" (--quick: 30 s instead of a minute)." if idle_seconds < IDLE_SECONDS else "."),
     ]

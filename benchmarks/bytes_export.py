@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from benchmarks.bytes import StillWorld
+    from benchmarks.common import Section
 
 ROUNDS = 3
 # Longer than the view's look at the state file (3 s) and its drawing.
@@ -49,6 +50,54 @@ class ExportFigures:
     @property
     def worst(self) -> int:
         return max(self.rounds, default=0)
+
+    def rows(self) -> list[tuple[str, int, str]]:
+        """The report's rows: (what, bytes, note)."""
+        each = " / ".join(
+            f"{size:,} ({lines} line changes)"
+            for size, lines in zip(self.rounds, self.changed, strict=True)
+        )
+        return [
+            (
+                "export progress view: a round, its notices' coming and going included (the "
+                f"worst of {len(self.rounds)})",
+                self.worst,
+                each,
+            ),
+            ("export progress view: idle, bytes/s", round(self.idle_rate), ""),
+        ]
+
+    def check(self, section: Section, per_line: float, idle_limit: float) -> None:
+        """Each round at most `per_line` bytes a line change (2x a line drawn alone), as a
+        refresh of the jobs view; idle within `idle_limit` bytes/s."""
+        for number, (size, lines) in enumerate(zip(self.rounds, self.changed, strict=True), 1):
+            limit = per_line * lines
+            section.check(
+                f"export progress view, round {number}: <= 2x its {lines} line changes drawn alone",
+                f"{size:,}",
+                f"<= {limit:,.0f}",
+                size <= limit,
+            )
+        section.check(
+            "export progress view: idle, bytes/s",
+            f"{self.idle_rate:,.0f}",
+            f"<= {idle_limit:.0f}",
+            self.idle_rate <= idle_limit,
+        )
+
+
+def export_note() -> str:
+    return (
+        "Export progress view: `wmtui export-org --once` runs a round at a time against the "
+        "emulator (30 minutes of its clock between rounds, so jobs end and new ones start) and "
+        "wmtui shows it read-only, opened with O and Enter (the O list stays under the view); a "
+        f"round is all wmtui wrote in the {round_window():g} s after the round's run (the view's "
+        "news and the notices of the jobs that ended, which last "
+        f"{round_window() - EXPORT_WINDOW:g} s, coming and going); its line changes sum the "
+        f"lines whose text differs between looks {SAMPLE_EVERY:g} s apart, and 'drawn alone' is "
+        "half the bare app's move a line, as above. Idle is a 10 s window after the last "
+        "round's notices have gone."
+    )
 
 
 def _one_round(world: StillWorld, env: dict[str, str], root: Path) -> None:
