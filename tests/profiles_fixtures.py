@@ -3,7 +3,6 @@ AWS config file, each with its own `endpoint_url`, region and keys."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,13 +62,11 @@ def write_profiles(config: Path, credentials: Path, accounts: list[Account]) -> 
     os.chmod(credentials, 0o600)
 
 
-@contextlib.contextmanager
-def two_accounts_on_loopback(
-    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TwoAccounts]:
-    """For a test module's fixture (with conftest's isolated_env): profiles `client-a` and
-    `client-b`, each its own emulator (its own organization and jobs); no default credentials
-    at all, so nothing works without a profile."""
+@pytest.fixture
+def two_accounts(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
+    """A fixture (with conftest's isolated_env), imported by the modules that use it: profiles
+    `client-a` and `client-b`, each its own emulator (its own organization and jobs); no
+    default credentials at all, so nothing works without a profile."""
     servers: list[EmulatorServer] = []
     try:
         for seed in (1, 2):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
+from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts
 from wmtui.cli import main
 from wmtui.core.locations import watchlist_path
 from wmtui.core.models import JobKey, ValidationError
@@ -21,14 +21,11 @@ from wmtui.core.profiles import ProfileBook, ProfileRouter, account_of_arn, prof
 from wmtui.core.settings import load_settings
 from wmtui.core.watchlist import WatchList, WatchListError
 
+__all__ = ["two_accounts"]  # a fixture, used by name
+
+
 ORG_A = "m-" + "a" * 32
 ORG_B = "m-" + "b" * 32
-
-
-@pytest.fixture
-def two_accounts(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
-    with two_accounts_on_loopback(isolated_env, monkeypatch) as accounts:
-        yield accounts
 
 
 def test_a_watch_list_keeps_each_entrys_profile_and_what_it_does_not_know(tmp_path: Path) -> None:

@@ -6,17 +6,17 @@ Two emulators on 127.0.0.1 stand for the two accounts (tests/profiles_fixtures.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.text import Text
+from test_ui_emulator import settle
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
+from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts
 from tests.test_faults_support import detail_of
 from wmtui.core.models import JobKey
 from wmtui.core.settings import load_settings
@@ -25,20 +25,7 @@ from wmtui.factory import build_app, open_backend
 from wmtui.ui.app import WmtuiApp
 from wmtui.ui.widgets.job_table import JobTable
 
-
-@pytest.fixture
-def two_accounts(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
-    with two_accounts_on_loopback(isolated_env, monkeypatch) as accounts:
-        yield accounts
-
-
-async def settle(app: WmtuiApp, pilot: Pilot[Any]) -> None:
-    for _ in range(200):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not app.refreshing and all(w.is_finished for w in app.workers):
-            return
-    raise AssertionError("the app did not settle")
+__all__ = ["two_accounts"]  # a fixture, used by name
 
 
 def cell(app: WmtuiApp, key: JobKey, column: str) -> str:

@@ -9,17 +9,15 @@ with the default chain, so each call that reaches an emulator went there as a pr
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from test_export_org_background import until, when_set
+from test_ui_emulator import settle
 from test_ui_operations_emulator import fill_destination
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
-from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts_on_loopback
+from tests.profiles_fixtures import REGION, TwoAccounts, two_accounts
 from wmtui.core.export import ExportSpec, export_state_path
 from wmtui.core.models import JobKey
 from wmtui.core.settings import load_settings
@@ -32,23 +30,11 @@ from wmtui.ui.screens.doctor import DoctorScreen
 from wmtui.ui.screens.export_org import ExportFormScreen, ExportProgressScreen
 from wmtui.ui.screens.start import StartExportScreen
 
+__all__ = ["two_accounts"]  # a fixture, used by name
+
+
 SIZE = (140, 50)
 START = "StartMailboxExportJob"
-
-
-@pytest.fixture
-def two_accounts(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TwoAccounts]:
-    with two_accounts_on_loopback(isolated_env, monkeypatch) as accounts:
-        yield accounts
-
-
-async def settle(app: WmtuiApp, pilot: Pilot[Any]) -> None:
-    for _ in range(200):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not app.refreshing and all(w.is_finished for w in app.workers):
-            return
-    raise AssertionError("the app did not settle")
 
 
 def app_watching_a(accounts: TwoAccounts) -> tuple[Backend, WmtuiApp]:
@@ -64,12 +50,32 @@ def text_of(screen: Any, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
+async def start_form(app: WmtuiApp, pilot: Pilot[Any]) -> StartExportScreen:
+    """The settled app, `n`: its start form, settled."""
+    await settle(app, pilot)
+    await pilot.press("n")
+    await settle(app, pilot)
+    form = app.screen
+    assert isinstance(form, StartExportScreen)
+    return form
+
+
 async def past_the_doctor(app: WmtuiApp, pilot: Pilot[Any]) -> None:
     """The doctor's first-start check: its advice is not the point here, so start anyway."""
     await settle(app, pilot)
     if isinstance(app.screen, DoctorScreen):
         await pilot.press("s")
         await settle(app, pilot)
+
+
+async def submitted_as(app: WmtuiApp, pilot: Pilot[Any], profile: str) -> None:
+    """ctrl+s, past the doctor: the confirmation names the AWS profile; y."""
+    await pilot.press("ctrl+s")
+    await past_the_doctor(app, pilot)
+    confirm = app.screen
+    assert isinstance(confirm, ConfirmScreen)
+    assert f"AWS profile   {profile}" in str(confirm.query_one("#confirm-question").render())
+    await pilot.press("y")
 
 
 async def test_n_with_profile_client_b_starts_in_account_b_and_watches_it_with_client_b(
@@ -79,11 +85,7 @@ async def test_n_with_profile_client_b_starts_in_account_b_and_watches_it_with_c
     org_b = b.organization_id
     backend, app = app_watching_a(two_accounts)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
-        await pilot.press("n")
-        await settle(app, pilot)
-        form = app.screen
-        assert isinstance(form, StartExportScreen)
+        form = await start_form(app, pilot)
         picker = form.query_one("#start-profile", Select)
         # The selected job's organization, with its profile.
         assert picker.value == "client-a"
@@ -98,12 +100,7 @@ async def test_n_with_profile_client_b_starts_in_account_b_and_watches_it_with_c
         form.query_one("#start-mailbox", Input).focus()
         await pilot.press(*"dave", "enter")
         await fill_destination(pilot, "start", "client-b-tests")
-        await pilot.press("ctrl+s")
-        await past_the_doctor(app, pilot)
-        confirm = app.screen
-        assert isinstance(confirm, ConfirmScreen)
-        assert "AWS profile   client-b" in str(confirm.query_one("#confirm-question").render())
-        await pilot.press("y")
+        await submitted_as(app, pilot, "client-b")
         await settle(app, pilot)
         dave = next(m for m in b.server.state.mailboxes(org_b) if m.name == "dave")
         started = b.server.state.exports_started(org_b)
@@ -121,11 +118,7 @@ async def test_n_refuses_another_profile_than_the_watched_organizations(
     a = two_accounts.a
     backend, app = app_watching_a(two_accounts)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
-        await pilot.press("n")
-        await settle(app, pilot)
-        form = app.screen
-        assert isinstance(form, StartExportScreen)
+        form = await start_form(app, pilot)
         assert form.query_one("#start-organization", Input).value == a.organization_id
         picker = form.query_one("#start-profile", Select)
         picker.value = "client-b"
@@ -173,12 +166,7 @@ async def test_E_with_profile_client_b_exports_account_bs_organization_and_watch
         await pilot.pause()
         picker.value = "client-b"
         await fill_destination(pilot, "export", "org-b")
-        await pilot.press("ctrl+s")
-        await past_the_doctor(app, pilot)
-        confirm = app.screen
-        assert isinstance(confirm, ConfirmScreen)
-        assert "AWS profile   client-b" in str(confirm.query_one("#confirm-question").render())
-        await pilot.press("y")
+        await submitted_as(app, pilot, "client-b")
         await pilot.pause()
         view = app.screen
         assert isinstance(view, ExportProgressScreen)
