@@ -37,7 +37,7 @@ def covered(screen: Screen[Any]) -> bool:
 class HeldWhileCovered(Widget):
     """A widget whose repaints wait while its screen is covered by another full screen.
 
-    Named after the widget's own base (`class StatusLine(Static, HeldWhileCovered)`): Textual
+    Named after the widget's own base (`class StatusLine(SteadyText, HeldWhileCovered)`): Textual
     takes a widget's CSS types (and default CSS) from its first base only.
     """
 

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Static
 
 from wmtui.core.board import JobBoard
 from wmtui.ui.safe_text import safe_text
-from wmtui.ui.widgets.cells import Palette, relative_time, same_look, short_span
+from wmtui.ui.widgets.cells import Palette, relative_time, short_span
 from wmtui.ui.widgets.covered import HeldWhileCovered
+from wmtui.ui.widgets.steady import SteadyText
 
 _SEPARATOR = " │ "
 
@@ -157,16 +157,10 @@ def _append_freshness(out: Text, info: StatusInfo, palette: Palette) -> None:
         )
 
 
-class StatusLine(Static, HeldWhileCovered):
-    """One line at the top; the app sets its text."""
+class StatusLine(SteadyText, HeldWhileCovered):
+    """One line at the top; the app sets its text with `show`: the same text again repaints
+    nothing, and nothing is painted while another full screen covers this one (see
+    HeldWhileCovered)."""
 
-    _shown: Text | None = None
-
-    def show(self, text: Text) -> None:
-        """Put `text` on the line; the same text again repaints nothing (and nothing is
-        painted while another full screen covers this one: see HeldWhileCovered)."""
-        if self._shown is not None and same_look(self._shown, text):
-            return
-        self._shown = text
-        # One line of fixed height: no screen-wide layout pass for a new status text.
-        self.update(text, layout=False)
+    # One line of fixed height: no screen-wide layout pass for a new status text.
+    FIXED_HEIGHT = True

@@ -24,6 +24,9 @@ def lines_needed(text: Text, width: int) -> int:
 class SteadyText(Static):
     """Show a text; the same text again repaints nothing."""
 
+    # A widget whose height never follows its text (the one-line status line) asks for no
+    # layout at all.
+    FIXED_HEIGHT = False
     _shown: Text | None = None
 
     @property
@@ -38,7 +41,7 @@ class SteadyText(Static):
             return
         self._shown = new
         width = self.content_size.width
-        layout = (
+        layout = not self.FIXED_HEIGHT and (
             shown is None or not width or lines_needed(shown, width) != lines_needed(new, width)
         )
         self.update(new, layout=layout)
